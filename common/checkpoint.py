@@ -1,0 +1,138 @@
+"""Checkpoints that survive crashes, resume, and refuse a changed config.
+
+A run directory (``--save_path``) holds::
+
+    save_path/
+      config.json            the config the run was started with
+      model.ckpt-<step>.*    tf.compat.v1.train.Saver files (max_to_keep kept)
+      checkpoint             TF's own pointer file
+      train_state.json       {"checkpoint": "model.ckpt-<step>", ...progress}
+
+``train_state.json`` is written (atomically, by rename) only after the Saver
+has finished writing the checkpoint it names, so a crash or an abort at any
+point leaves the last good checkpoint and the state that describes it intact.
+"""
+
+import json
+import os
+from typing import Any, Dict, Optional
+
+from common.errors import UserError
+from common.tf_compat import tf, tf1
+
+CONFIG_FILE = "config.json"
+STATE_FILE = "train_state.json"
+CKPT_PREFIX = "model.ckpt"
+
+
+def atomic_write_json(path: str, obj: Any) -> None:
+  """Writes JSON to ``path`` via a temp file and rename (never half-written)."""
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(obj, f, indent=2, sort_keys=True)
+    f.write("\n")
+  os.replace(tmp, path)
+
+
+def _read_json(path: str) -> Dict[str, Any]:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError) as e:
+    raise UserError("cannot read %s: %s" % (path, e)) from e
+
+
+def _config_diff(old: Dict[str, Any], new: Dict[str, Any]):
+  keys = sorted(set(old) | set(new))
+  return ["%s: %r -> %r" % (k, old.get(k), new.get(k))
+          for k in keys if old.get(k) != new.get(k)]
+
+
+class Checkpointer:
+  """Saves and restores one run directory; see the module docstring."""
+
+  def __init__(self, save_path: str, saver: tf1.train.Saver,
+               config: Dict[str, Any]):
+    """Opens (creating if needed) ``save_path`` for the run with ``config``.
+
+    Args:
+      save_path: the run directory.
+      saver: a Saver over every variable that must survive a resume.
+      config: the run's config as a JSON-friendly dict.
+
+    Raises:
+      UserError: the directory belongs to a run with a different config, or
+        cannot be created.
+    """
+    self.save_path = save_path
+    self._saver = saver
+    try:
+      os.makedirs(save_path, exist_ok=True)
+    except OSError as e:
+      raise UserError("cannot create save_path %s: %s" % (save_path, e)) from e
+    config_path = os.path.join(save_path, CONFIG_FILE)
+    config = json.loads(json.dumps(config))  # Normalise tuples etc.
+    if os.path.exists(config_path):
+      diff = _config_diff(_read_json(config_path), config)
+      if diff:
+        raise UserError(
+            "%s holds a run with a different config (%s); use a new "
+            "--save_path or the same settings" % (save_path, "; ".join(diff)))
+    else:
+      atomic_write_json(config_path, config)
+
+  def state(self) -> Optional[Dict[str, Any]]:
+    """The progress saved with the last checkpoint, or None for a fresh run."""
+    path = os.path.join(self.save_path, STATE_FILE)
+    if not os.path.exists(path):
+      return None
+    return _read_json(path)
+
+  def restore(self, session: tf1.Session) -> Optional[Dict[str, Any]]:
+    """Restores the last checkpoint into ``session``; returns its state."""
+    state = self.state()
+    if state is None:
+      return None
+    restore_checkpoint(session, self._saver,
+                       os.path.join(self.save_path, state["checkpoint"]))
+    return state
+
+  def save(self, session: tf1.Session, global_step: int,
+           state: Dict[str, Any]) -> str:
+    """Writes a checkpoint, then the state that points at it; returns path."""
+    path = self._saver.save(session, os.path.join(self.save_path, CKPT_PREFIX),
+                            global_step=global_step,
+                            write_meta_graph=False)
+    atomic_write_json(os.path.join(self.save_path, STATE_FILE),
+                      dict(state, checkpoint=os.path.basename(path)))
+    return path
+
+
+def find_checkpoint(path: str) -> str:
+  """Resolves a run directory or a checkpoint prefix to a checkpoint prefix.
+
+  Raises:
+    UserError: nothing restorable at ``path``.
+  """
+  if os.path.isdir(path):
+    state_path = os.path.join(path, STATE_FILE)
+    if os.path.exists(state_path):
+      return os.path.join(path, _read_json(state_path)["checkpoint"])
+    latest = tf1.train.latest_checkpoint(path)
+    if latest is None:
+      raise UserError("no checkpoint in %s" % path)
+    return latest
+  if tf1.train.checkpoint_exists(path):
+    return path
+  raise UserError("no checkpoint at %s" % path)
+
+
+def restore_checkpoint(session: tf1.Session, saver: tf1.train.Saver,
+                       path: str) -> None:
+  """``saver.restore`` with missing/mismatched variables as a UserError."""
+  try:
+    saver.restore(session, path)
+  except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError,
+          tf.errors.DataLossError, ValueError) as e:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+    raise UserError("cannot restore checkpoint %s: %s" % (path, first)) from e

@@ -1,0 +1,92 @@
+"""Preset registries of frozen dataclasses, overrides and validation.
+
+Every workload keeps its presets in a :class:`Registry` of frozen dataclasses
+(``small``, ``medium``, ``large``, ``test``, ...). Entry scripts pass the flag
+values the user set explicitly to :func:`apply_overrides`; eval variants are
+derived with ``dataclasses.replace``. Validation lives in each config's
+``__post_init__`` (so ``replace`` re-validates) using the checks below, which
+raise :class:`~common.errors.UserError`.
+"""
+
+import dataclasses
+from typing import Any, Dict, Generic, Mapping, Optional, TypeVar
+
+from common.errors import UserError
+
+C = TypeVar("C")
+
+
+class Registry(Generic[C]):
+  """Named presets: ``REGISTRY.get("small")`` or a clear error listing names."""
+
+  def __init__(self, kind: str, presets: Mapping[str, C]):
+    self._kind = kind
+    self._presets = dict(presets)
+
+  @property
+  def names(self):
+    return list(self._presets)
+
+  def get(self, name: str) -> C:
+    if name not in self._presets:
+      raise UserError("unknown %s %r; valid: %s" %
+                      (self._kind, name, ", ".join(self._presets)))
+    return self._presets[name]
+
+
+def apply_overrides(config: C, overrides: Mapping[str, Optional[Any]]) -> C:
+  """Returns ``config`` with every non-None override applied (re-validated).
+
+  Args:
+    config: a frozen dataclass instance.
+    overrides: field name -> value; None means "keep the preset's value".
+
+  Raises:
+    UserError: an unknown field name or an invalid value.
+  """
+  fields = {f.name for f in dataclasses.fields(config)}
+  changes = {k: v for k, v in overrides.items() if v is not None}
+  unknown = sorted(set(changes) - fields)
+  if unknown:
+    raise UserError("unknown config field(s): %s" % ", ".join(unknown))
+  try:
+    return dataclasses.replace(config, **changes)
+  except (TypeError, ValueError) as e:
+    raise UserError(str(e)) from e
+
+
+def to_dict(config) -> Dict[str, Any]:
+  """JSON-friendly dict of a config dataclass."""
+  return dataclasses.asdict(config)
+
+
+def check_positive(config, *names: str) -> None:
+  """Raises UserError unless each named field is > 0."""
+  for name in names:
+    value = getattr(config, name)
+    if not value > 0:
+      raise UserError("%s must be positive, got %r" % (name, value))
+
+
+def check_non_negative(config, *names: str) -> None:
+  """Raises UserError unless each named field is >= 0."""
+  for name in names:
+    value = getattr(config, name)
+    if not value >= 0:
+      raise UserError("%s must be >= 0, got %r" % (name, value))
+
+
+def check_keep_prob(config, *names: str) -> None:
+  """Raises UserError unless each named field is in (0, 1]."""
+  for name in names:
+    value = getattr(config, name)
+    if not 0.0 < value <= 1.0:
+      raise UserError("%s must be in (0, 1], got %r" % (name, value))
+
+
+def check_choice(config, name: str, choices) -> None:
+  """Raises UserError unless the named field is one of ``choices``."""
+  value = getattr(config, name)
+  if value not in choices:
+    raise UserError("%s must be one of %s, got %r" %
+                    (name, ", ".join(map(str, choices)), value))

@@ -1,0 +1,94 @@
+"""Metrics: one JSON record per run, JSON lines per event, TensorBoard."""
+
+import json
+import os
+import platform
+import time
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from common.checkpoint import atomic_write_json
+from common.tf_compat import tf, tf1
+
+METRICS_FILE = "metrics.json"
+EVENTS_FILE = "metrics.jsonl"
+TENSORBOARD_DIR = "tensorboard"
+
+
+def versions() -> Dict[str, str]:
+  """Software versions that make a number reproducible."""
+  import tf_keras  # pylint: disable=g-import-not-at-top
+  return {"python": platform.python_version(), "tensorflow": tf.__version__,
+          "tf_keras": tf_keras.__version__, "numpy": np.__version__,
+          "platform": platform.platform()}
+
+
+def _jsonable(value):
+  if isinstance(value, (np.floating, np.integer)):
+    return value.item()
+  return value
+
+
+class MetricsLog:
+  """Run record (``metrics.json``), event stream and TensorBoard scalars.
+
+  With ``save_path=None`` every method is a no-op apart from keeping the
+  record in memory, so training code never branches on it. On resume the
+  existing ``metrics.json`` is loaded and extended, not overwritten.
+  """
+
+  def __init__(self, save_path: Optional[str], config: Dict[str, Any]):
+    self._save_path = save_path
+    self.record: Dict[str, Any] = {"config": config, "versions": versions(),
+                                   "epochs": []}
+    self._writer = None
+    if save_path:
+      os.makedirs(save_path, exist_ok=True)
+      path = os.path.join(save_path, METRICS_FILE)
+      if os.path.exists(path):
+        with open(path) as f:
+          old = json.load(f)
+        old.update(config=config, versions=self.record["versions"])
+        self.record = old
+      self._writer = tf1.summary.FileWriter(
+          os.path.join(save_path, TENSORBOARD_DIR))
+
+  def scalars(self, step: int, **values: float) -> None:
+    """TensorBoard scalars plus one ``metrics.jsonl`` line."""
+    values = {k: _jsonable(v) for k, v in values.items()}
+    self.event("scalars", step=int(step), **values)
+    if self._writer is not None:
+      summary = tf1.Summary(value=[
+          tf1.Summary.Value(tag=k, simple_value=float(v))
+          for k, v in values.items()])
+      self._writer.add_summary(summary, int(step))
+      self._writer.flush()
+
+  def event(self, kind: str, **fields: Any) -> None:
+    """Appends one JSON line ``{"time", "kind", **fields}``."""
+    if not self._save_path:
+      return
+    line = dict(time=time.time(), kind=kind,
+                **{k: _jsonable(v) for k, v in fields.items()})
+    with open(os.path.join(self._save_path, EVENTS_FILE), "a") as f:
+      f.write(json.dumps(line) + "\n")
+
+  def add_epoch(self, **fields: Any) -> None:
+    """Appends a per-epoch entry to the record and saves it."""
+    self.record["epochs"].append({k: _jsonable(v) for k, v in fields.items()})
+    self.save()
+
+  def set(self, **fields: Any) -> None:
+    """Sets top-level record fields and saves."""
+    self.record.update({k: _jsonable(v) for k, v in fields.items()})
+    self.save()
+
+  def save(self) -> None:
+    if self._save_path:
+      atomic_write_json(os.path.join(self._save_path, METRICS_FILE),
+                        self.record)
+
+  def close(self) -> None:
+    if self._writer is not None:
+      self._writer.close()
