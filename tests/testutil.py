@@ -1,0 +1,55 @@
+"""Helpers shared by the test modules: real data location and CLI runs.
+
+Entry scripts are always run in a subprocess: each defines absl flags
+(``--data_path``, ``--save_path``...) at import time, and two of them in one
+process would clash. Library code (reader/model/train) is tested in-process,
+with a fresh ``tf.Graph()`` per test.
+"""
+
+import os
+import subprocess
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def data_dir(name: str) -> str:
+  """``$DATA_DIR/<name>``, else ``../shared/data/<name>``; fails if absent.
+
+  Missing data is a failure, never a skip: CI has ``../shared/data``.
+  """
+  root = os.environ.get("DATA_DIR") or os.path.join(REPO_ROOT, os.pardir,
+                                                    "shared", "data")
+  path = os.path.join(root, name)
+  if not os.path.isdir(path):
+    raise AssertionError("real data for %r not found at %s; set DATA_DIR" %
+                         (name, path))
+  return path
+
+
+def run_cli(script: str, *args: str, env=None, timeout: float = 600):
+  """Runs ``python <script> args...`` from the repo root; returns the result.
+
+  Args:
+    script: path relative to the repo root, e.g. ``"ptb/ptb_word_lm.py"``.
+    *args: command-line arguments.
+    env: extra environment variables.
+    timeout: seconds.
+
+  Returns:
+    ``subprocess.CompletedProcess`` with text ``stdout`` and ``stderr``.
+  """
+  full_env = dict(os.environ, PYTHONUNBUFFERED="1")
+  full_env.update(env or {})
+  return subprocess.run([sys.executable, os.path.join(REPO_ROOT, script)]
+                        + list(args), cwd=REPO_ROOT, env=full_env,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_error(testcase, result, needle: str) -> None:
+  """Asserts a non-zero exit with one ``error:`` line containing ``needle``."""
+  testcase.assertNotEqual(result.returncode, 0, result.stderr)
+  testcase.assertNotIn("Traceback", result.stderr)
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  testcase.assertLen(errors, 1, result.stderr)
+  testcase.assertIn(needle, errors[0])
