@@ -6,6 +6,8 @@ from absl import app
 
 from common.errors import UserError
 
+__all__ = ["run", "UserError"]
+
 
 class _Guarded:
   """Calls ``main(argv)``, turning known bad input into one line + exit 2."""

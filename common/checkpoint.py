@@ -15,7 +15,7 @@ point leaves the last good checkpoint and the state that describes it intact.
 
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from common.errors import UserError
 from common.tf_compat import tf, tf1
@@ -52,13 +52,15 @@ class Checkpointer:
   """Saves and restores one run directory; see the module docstring."""
 
   def __init__(self, save_path: str, saver: tf1.train.Saver,
-               config: Dict[str, Any]):
+               config: Dict[str, Any], mutable_fields: Sequence[str] = ()):
     """Opens (creating if needed) ``save_path`` for the run with ``config``.
 
     Args:
       save_path: the run directory.
       saver: a Saver over every variable that must survive a resume.
       config: the run's config as a JSON-friendly dict.
+      mutable_fields: config keys that may change on resume (e.g. the total
+        number of epochs, to train a finished run longer).
 
     Raises:
       UserError: the directory belongs to a run with a different config, or
@@ -73,13 +75,16 @@ class Checkpointer:
     config_path = os.path.join(save_path, CONFIG_FILE)
     config = json.loads(json.dumps(config))  # Normalise tuples etc.
     if os.path.exists(config_path):
-      diff = _config_diff(_read_json(config_path), config)
+      old = _read_json(config_path)
+      diff = _config_diff({k: v for k, v in old.items()
+                           if k not in mutable_fields},
+                          {k: v for k, v in config.items()
+                           if k not in mutable_fields})
       if diff:
         raise UserError(
             "%s holds a run with a different config (%s); use a new "
             "--save_path or the same settings" % (save_path, "; ".join(diff)))
-    else:
-      atomic_write_json(config_path, config)
+    atomic_write_json(config_path, config)
 
   def state(self) -> Optional[Dict[str, Any]]:
     """The progress saved with the last checkpoint, or None for a fresh run."""

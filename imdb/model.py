@@ -1,0 +1,191 @@
+"""The IMDB sentiment graph: embedding -> stacked LSTM/GRU -> dense 1 -> sigmoid.
+
+Two graphs share one set of variables::
+
+    name_scope Train/  variable_scope Model (creates)     dropout, train_op
+    name_scope Eval/   variable_scope Model (reuse=True)  no dropout
+
+Variables and their Keras counterparts (L layers, H units, E embed, V vocab)::
+
+    Model/embedding                                   [V, E]        Embedding
+    Model/RNN/multi_rnn_cell/cell_{i}/lstm_cell/kernel [in+H, 4H]   LSTM kernel +
+                                                                    recurrent_kernel
+    Model/RNN/multi_rnn_cell/cell_{i}/lstm_cell/bias   [4H]         LSTM bias
+    Model/dense/kernel                                [H, 1]        Dense(1)
+    Model/dense/bias                                  [1]
+    global_step
+
+So the parameter counts equal Keras's: seed000 1,075,329, seed001 373,301,
+seed003 328,353. (``--cell=gru``: TF1's GRUCell has one bias per gate,
+``3H(in+H) + 3H``; Keras's GRU with ``reset_after=True`` has two, ``+ 6H``.)
+
+Padding. Keras feeds the pre-padding zeros through the LSTM as ordinary steps
+(id 0 has its own trainable embedding row, no masking), and so does
+``padding="pre"`` here: ``dynamic_rnn`` runs all ``maxlen`` steps and the last
+output is the state after the review's last word. ``sequence_length`` must
+*not* be combined with pre-padding: ``dynamic_rnn`` treats the first
+``sequence_length`` steps as the valid ones, which with pre-padding are the
+pads plus the *start* of the review, and it would stop before the review's end
+(and return that earlier state). ``padding="post"`` puts the review first and
+passes ``sequence_length`` = number of non-pad ids, so the RNN stops at the
+review's last word and never reads a pad.
+
+Dropout. Keras's ``LSTM(dropout=0.5)`` drops the cell *inputs*; here each
+cell is wrapped in ``DropoutWrapper(input_keep_prob=keep_prob)`` in the Train
+graph. Keras draws one mask per review and reuses it at every step; the
+wrapper draws a fresh mask per step (TF1's variational mode would share one
+mask across the whole batch, further from Keras).
+
+Optimizers follow Keras's defaults: Adam with ``epsilon=1e-7``; RMSprop with
+``rho=0.9, epsilon=1e-7`` and the mean square starting at 0 (TF1's
+``RMSPropOptimizer`` starts it at 1, which damps the first ~50 steps).
+"""
+
+import dataclasses
+from typing import List
+
+from common.tf_compat import rnn_cell, tf, tf1
+from imdb import reader
+from imdb.configs import IMDBConfig
+
+MODEL_SCOPE = "Model"
+EMBEDDING_INIT = 0.05  # Keras Embedding: uniform(-0.05, 0.05).
+KERAS_EPSILON = 1e-7  # Keras optimizers' default epsilon.
+
+
+class KerasRMSPropOptimizer(tf1.train.RMSPropOptimizer):
+  """TF1 RMSProp whose mean-square slot starts at 0, like Keras's RMSprop.
+
+  The update (``ms = rho*ms + (1-rho)*g^2; var -= lr*g/sqrt(ms + eps)``) is
+  Keras's; only the slot initializer differs in TF1 (ones).
+  """
+
+  def _create_slots(self, var_list):
+    for v in var_list:
+      self._zeros_slot(v, "rms", self._name)
+      if self._centered:
+        self._zeros_slot(v, "mg", self._name)
+      self._zeros_slot(v, "momentum", self._name)
+
+
+def make_optimizer(config: IMDBConfig) -> tf1.train.Optimizer:
+  """The config's optimizer with Keras's default settings."""
+  if config.optimizer == "adam":
+    return tf1.train.AdamOptimizer(config.learning_rate, beta1=0.9,
+                                   beta2=0.999, epsilon=KERAS_EPSILON)
+  return KerasRMSPropOptimizer(config.learning_rate, decay=0.9, momentum=0.0,
+                               epsilon=KERAS_EPSILON)
+
+
+def top_output(state) -> tf.Tensor:
+  """The last layer's output in a MultiRNNCell state: ``h`` of LSTM, or GRU's."""
+  top = state[-1]
+  return top.h if isinstance(top, rnn_cell.LSTMStateTuple) else top
+
+
+class IMDBModel:
+  """One IMDB graph (see the module docstring).
+
+  Attributes:
+    inputs: int32 placeholder [batch, maxlen] of ids (batch may vary).
+    labels: int32 placeholder [batch], 1 = positive.
+    keep_prob: float placeholder with default ``1 - dropout`` in the Train
+      graph and 1.0 in Eval (only used where the config has dropout).
+    lengths: int32 [batch]: non-pad ids per review.
+    logits, probabilities: float32 [batch].
+    loss: mean sigmoid cross-entropy of the batch.
+    accuracy: share of correct predictions (logit > 0 -> positive).
+    train_op, global_step: only when ``is_training``.
+  """
+
+  def __init__(self, config: IMDBConfig, is_training: bool):
+    self.config = config
+    self.is_training = is_training
+    self.inputs = tf1.placeholder(tf.int32, [None, config.maxlen],
+                                  name="inputs")
+    self.labels = tf1.placeholder(tf.int32, [None], name="labels")
+    default_keep = 1.0 - config.dropout if is_training else 1.0
+    self.keep_prob = tf1.placeholder_with_default(default_keep, [],
+                                                  name="keep_prob")
+    self.lengths = tf.reduce_sum(
+        tf.cast(tf.not_equal(self.inputs, reader.PAD), tf.int32), axis=1,
+        name="lengths")
+
+    embedding = tf1.get_variable(
+        "embedding", [config.num_words, config.embed_size], dtype=tf.float32,
+        initializer=tf1.random_uniform_initializer(-EMBEDDING_INIT,
+                                                   EMBEDDING_INIT))
+    embedded = tf1.nn.embedding_lookup(embedding, self.inputs)
+
+    cell = rnn_cell.MultiRNNCell(
+        [self._make_cell() for _ in range(config.num_layers)],
+        state_is_tuple=True)
+    sequence_length = self.lengths if config.padding == "post" else None
+    _, final_state = tf1.nn.dynamic_rnn(
+        cell, embedded, sequence_length=sequence_length, dtype=tf.float32,
+        scope="RNN")
+    last = top_output(final_state)  # [batch, hidden]
+
+    with tf1.variable_scope("dense"):
+      kernel = tf1.get_variable("kernel", [config.hidden_size, 1],
+                                initializer=tf1.glorot_uniform_initializer())
+      bias = tf1.get_variable("bias", [1], initializer=tf1.zeros_initializer())
+    self.logits = tf.squeeze(tf1.nn.xw_plus_b(last, kernel, bias), axis=1,
+                             name="logits")
+    self.probabilities = tf.sigmoid(self.logits, name="probabilities")
+    self.loss = tf.reduce_mean(
+        tf1.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.cast(self.labels, tf.float32), logits=self.logits),
+        name="loss")
+    predictions = tf.cast(self.logits > 0, tf.int32)
+    self.accuracy = tf.reduce_mean(
+        tf.cast(tf.equal(predictions, self.labels), tf.float32),
+        name="accuracy")
+
+    if is_training:
+      self.global_step = tf1.train.get_or_create_global_step()
+      self.train_op = make_optimizer(config).minimize(
+          self.loss, global_step=self.global_step)
+
+  def _make_cell(self):
+    # Reuse follows the enclosing variable_scope (see build_models).
+    if self.config.cell == "gru":
+      cell = rnn_cell.GRUCell(self.config.hidden_size)
+    else:
+      cell = rnn_cell.LSTMCell(self.config.hidden_size, state_is_tuple=True)
+    if self.is_training and self.config.dropout > 0:
+      cell = rnn_cell.DropoutWrapper(cell, input_keep_prob=self.keep_prob)
+    return cell
+
+
+@dataclasses.dataclass
+class Models:
+  """The Train and Eval graphs of a run, sharing variables."""
+  train: IMDBModel
+  eval: IMDBModel
+
+
+def build_models(config: IMDBConfig) -> Models:
+  """Builds the Train and Eval graphs in the default graph."""
+  with tf1.name_scope("Train"):
+    with tf1.variable_scope(MODEL_SCOPE, reuse=None):
+      train = IMDBModel(config, is_training=True)
+  return Models(train=train, eval=build_eval_model(config, reuse=True))
+
+
+def build_eval_model(config: IMDBConfig, reuse: bool = False) -> IMDBModel:
+  """The Eval graph alone (``reuse=False``: it creates the variables)."""
+  with tf1.name_scope("Eval"):
+    with tf1.variable_scope(MODEL_SCOPE, reuse=reuse or None):
+      return IMDBModel(config, is_training=False)
+
+
+def weight_variables() -> List[tf1.Variable]:
+  """The model's weights (``Model/...``): no global_step, no optimizer slots."""
+  return tf1.get_collection(tf1.GraphKeys.TRAINABLE_VARIABLES,
+                            scope=MODEL_SCOPE + "/")
+
+
+def num_parameters(variables) -> int:
+  """Total number of scalars in ``variables``."""
+  return sum(v.shape.num_elements() for v in variables)

@@ -1,0 +1,403 @@
+"""IMDB training, evaluation, benchmark and the seeds' comparison (owns the Session).
+
+One epoch = one pass over the training reviews in a fresh order
+(``reader.epoch_order(seed, epoch)``, so a resumed run sees the same orders),
+``batch_size`` reviews per step, the last batch smaller (Keras ``fit`` on
+arrays does the same). After each epoch: loss and accuracy on the validation
+reviews (if ``validation_split > 0``), a checkpoint, early stopping on the
+validation loss (``patience``, Keras ``EarlyStopping(monitor="val_loss")``).
+At the end: loss and accuracy on all 25,000 test reviews, compared with what
+the seeds report.
+
+Restarting with the same ``save_path`` resumes after the last finished epoch
+(weights, optimizer slots and global step come back from the checkpoint; the
+dropout masks of the remaining epochs are not the ones an uninterrupted run
+would draw). A non-finite training loss stops the run before the epoch's
+checkpoint is written, so the last checkpoint stays the last good one.
+"""
+
+import dataclasses
+import time
+from typing import Any, Dict, Optional, Sequence
+
+from absl import logging
+import numpy as np
+
+from common import checkpoint as ckpt_lib
+from common import compare
+from common import config as config_lib
+from common import session as session_lib
+from common.errors import UserError
+from common.metrics import MetricsLog
+from common.progress import Throughput, format_duration
+from common.tf_compat import tf, tf1
+from imdb import configs
+from imdb import model as model_lib
+from imdb import reader
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+  """How to run (not what to train): output, cache, logging, threads."""
+  save_path: Optional[str] = None  # Run directory; None = no checkpoints.
+  cache_dir: Optional[str] = None  # Tokenized-corpus cache; None = none.
+  log_every: int = 50  # Steps between progress lines (0 = none).
+  deterministic: bool = False  # TF deterministic kernels (slower).
+  intra_op_threads: int = 0  # 0 = TF default (all cores).
+  inter_op_threads: int = 0  # 0 = TF default.
+
+
+@dataclasses.dataclass(frozen=True)
+class PassResult:
+  """Mean loss and accuracy of one pass over some examples, and its speed."""
+  loss: float
+  accuracy: float
+  examples: int
+  seconds: float
+
+  @property
+  def examples_per_sec(self) -> float:
+    return self.examples / max(self.seconds, 1e-9)
+
+
+# ------------------------------------------------------------------- data
+
+
+def load_dataset(config: configs.IMDBConfig, data_path: str,
+                 cache_dir: Optional[str] = None) -> reader.Dataset:
+  """Reads (or loads from the cache) and encodes the reviews for ``config``."""
+  corpus = reader.load_corpus(data_path, cache_dir)
+  dataset = reader.make_dataset(
+      corpus, config.num_words, config.maxlen, padding=config.padding,
+      truncating=config.truncating, validation_split=config.validation_split,
+      seed=config.seed)
+  stats = reader.length_stats(corpus.train, config.maxlen)
+  logging.info(
+      "IMDB: %d train, %d validation, %d test reviews; %d training words, "
+      "ids < %d keep the %d most frequent; mean review %.0f ids, %.1f%% "
+      "truncated to %d", len(dataset.train), len(dataset.valid),
+      len(dataset.test), len(corpus.words), config.num_words,
+      min(len(corpus.words), config.num_words - reader.INDEX_FROM - 1),
+      stats["mean_length"], 100 * stats["truncated_fraction"], config.maxlen)
+  return dataset
+
+
+# ---------------------------------------------------------------- passes
+
+
+def _feed(model: model_lib.IMDBModel, examples: reader.Examples, index):
+  return {model.inputs: examples.x[index], model.labels: examples.y[index]}
+
+
+def train_epoch(session: tf1.Session, model: model_lib.IMDBModel,
+                examples: reader.Examples, order: np.ndarray,
+                epoch_name: str = "epoch", log_every: int = 0,
+                metrics: Optional[MetricsLog] = None) -> PassResult:
+  """One training pass over ``examples`` in ``order``.
+
+  Args:
+    session: holds the variables.
+    model: the Train graph.
+    examples: training examples.
+    order: the example order of this epoch.
+    epoch_name: prefix of the progress lines, e.g. ``"epoch 2/4"``.
+    log_every: steps between progress lines and TensorBoard points (0: none).
+    metrics: where progress scalars go.
+
+  Returns:
+    Mean training loss and accuracy (with dropout) over the epoch.
+
+  Raises:
+    UserError: a non-finite loss (nothing is saved by this function).
+  """
+  batch_size = model.config.batch_size
+  steps = reader.num_batches(len(order), batch_size)
+  meter = Throughput(total_steps=steps)
+  global_step = int(session.run(model.global_step))
+  loss_sum = correct = 0.0
+  fetches = [model.loss, model.accuracy, model.train_op]
+  for step, index in enumerate(reader.batches(len(order), batch_size, order)):
+    loss, accuracy, _ = session.run(fetches, _feed(model, examples, index))
+    if not np.isfinite(loss):
+      raise UserError("non-finite training loss (%r) in %s at step %d; "
+                      "stopped without saving, the last checkpoint is intact"
+                      % (loss, epoch_name, step + 1))
+    n = len(index)
+    loss_sum += float(loss) * n
+    correct += float(accuracy) * n
+    global_step += 1
+    meter.update(steps=1, units=n)
+    if log_every and ((step + 1) % log_every == 0 or step + 1 == steps):
+      logging.info("%s step %d/%d: loss %.4f acc %.4f | %.0f examples/s | "
+                   "ETA %s", epoch_name, step + 1, steps,
+                   loss_sum / meter.units, correct / meter.units,
+                   meter.rate(), meter.eta())
+      if metrics is not None:
+        metrics.scalars(global_step, train_loss=loss_sum / meter.units,
+                        train_accuracy=correct / meter.units,
+                        train_examples_per_sec=meter.rate())
+  return PassResult(loss=float(loss_sum / len(order)),
+                    accuracy=float(correct / len(order)),
+                    examples=len(order), seconds=meter.elapsed())
+
+
+def evaluate_examples(session: tf1.Session, model: model_lib.IMDBModel,
+                      examples: reader.Examples,
+                      batch_size: int) -> PassResult:
+  """Mean loss and accuracy over every example (no dropout)."""
+  start = time.time()
+  loss_sum = correct = 0.0
+  for index in reader.batches(len(examples), batch_size):
+    loss, accuracy = session.run([model.loss, model.accuracy],
+                                 _feed(model, examples, index))
+    loss_sum += float(loss) * len(index)
+    correct += float(accuracy) * len(index)
+  n = max(len(examples), 1)
+  return PassResult(loss=float(loss_sum / n), accuracy=float(correct / n),
+                    examples=len(examples), seconds=time.time() - start)
+
+
+def early_stopping(best: Optional[float], wait: int, valid_loss: float,
+                   patience: int):
+  """Keras ``EarlyStopping(monitor="val_loss", patience)`` bookkeeping.
+
+  Args:
+    best: the lowest validation loss so far (None before the first epoch).
+    wait: epochs since ``best``.
+    valid_loss: this epoch's validation loss.
+    patience: epochs without improvement before stopping; 0 = never stop.
+
+  Returns:
+    ``(best, wait, stop)`` after this epoch.
+  """
+  if best is None or valid_loss < best:
+    return valid_loss, 0, False
+  wait += 1
+  return best, wait, bool(patience) and wait >= patience
+
+
+# ------------------------------------------------------------- sessions
+
+
+@dataclasses.dataclass
+class _Run:
+  """A built graph and its open session."""
+  graph: tf.Graph
+  session: tf1.Session
+  models: Optional[model_lib.Models]
+  eval_model: model_lib.IMDBModel
+
+
+def _build(config: configs.IMDBConfig, options: RunOptions,
+           training: bool = True) -> _Run:
+  session_lib.enable_determinism(options.deterministic)
+  graph = tf.Graph()
+  with graph.as_default():
+    session_lib.seed_everything(config.seed)
+    if training:
+      models = model_lib.build_models(config)
+      eval_model = models.eval
+    else:
+      models, eval_model = None, model_lib.build_eval_model(config)
+  session = session_lib.make_session(graph, options.intra_op_threads,
+                                     options.inter_op_threads)
+  return _Run(graph=graph, session=session, models=models,
+              eval_model=eval_model)
+
+
+def comparison(config_name: str, measured: Dict[str, float]):
+  """Rows comparing ``measured`` test numbers with the seeds' reports."""
+  return compare.compare(measured, configs.PUBLISHED.get(config_name, []))
+
+
+def log_comparison(config_name: str, test: PassResult):
+  """Logs test numbers, the seeds' comparison and the target; returns rows."""
+  logging.info("Test: loss %.4f accuracy %.4f on %d reviews (%.0f examples/s)",
+               test.loss, test.accuracy, test.examples, test.examples_per_sec)
+  rows = comparison(config_name, {"test_accuracy": test.accuracy,
+                                  "test_loss": test.loss})
+  if rows:
+    logging.info("Seeds' comparison (delta = measured vs reported):\n%s",
+                 compare.format_comparison(rows))
+  else:
+    logging.info("No reported numbers for config %r.", config_name)
+  target = configs.TARGETS.get(config_name)
+  if target is not None:
+    logging.info("Target test accuracy >= %.3f: %s", target,
+                 "reached" if test.accuracy >= target else "NOT reached")
+  return rows
+
+
+def _epoch_record(epoch: int, train_result: PassResult,
+                  valid_result: Optional[PassResult]) -> Dict[str, Any]:
+  record = dict(epoch=epoch, train_loss=train_result.loss,
+                train_accuracy=train_result.accuracy,
+                train_examples_per_sec=train_result.examples_per_sec,
+                seconds=train_result.seconds)
+  if valid_result is not None:
+    record.update(valid_loss=valid_result.loss,
+                  valid_accuracy=valid_result.accuracy,
+                  seconds=train_result.seconds + valid_result.seconds)
+  return record
+
+
+def _log_epoch(name: str, record: Dict[str, Any]) -> None:
+  valid = ""
+  if "valid_loss" in record:
+    valid = " | valid loss %.4f acc %.4f" % (record["valid_loss"],
+                                             record["valid_accuracy"])
+  logging.info("%s: train loss %.4f acc %.4f (%.0f examples/s, %s)%s", name,
+               record["train_loss"], record["train_accuracy"],
+               record["train_examples_per_sec"],
+               format_duration(record["seconds"]), valid)
+
+
+def train(config_name: str, config: configs.IMDBConfig, data_path: str,
+          options: RunOptions = RunOptions()) -> Dict[str, Any]:
+  """Trains ``config`` on the reviews in ``data_path``; resumes if possible.
+
+  Args:
+    config_name: preset name (for the comparison and the record).
+    config: the hyperparameters.
+    data_path: see :func:`imdb.reader.find_source`.
+    options: run directory, cache, logging and threads.
+
+  Returns:
+    The run record (``metrics.json``): epochs, test numbers, comparison.
+
+  Raises:
+    UserError: bad data, a save_path of another config, a non-finite loss.
+  """
+  config_dict = dict(config_lib.to_dict(config), config=config_name)
+  logging.info("IMDB config %s: %s", config_name, config_dict)
+  dataset = load_dataset(config, data_path, options.cache_dir)
+  run = _build(config, options)
+  metrics = MetricsLog(options.save_path, config_dict)
+  with run.graph.as_default(), run.session as session:
+    m = run.models
+    num_params = model_lib.num_parameters(model_lib.weight_variables())
+    logging.info("Model: %d parameters", num_params)
+    session.run(tf1.global_variables_initializer())
+    checkpointer, state = None, {}
+    if options.save_path:
+      checkpointer = ckpt_lib.Checkpointer(
+          options.save_path, tf1.train.Saver(max_to_keep=2), config_dict)
+      state = checkpointer.restore(session) or {}
+      if state:
+        logging.info("Resuming from %s after epoch %d (global step %d)",
+                     state["checkpoint"], state["epoch"],
+                     session.run(m.train.global_step))
+    best, wait = state.get("best_valid_loss"), state.get("wait", 0)
+    stopped = state.get("stopped_early", False)
+    epoch = state.get("epoch", 0)
+    while epoch < config.max_epochs and not stopped:
+      name = "epoch %d/%d" % (epoch + 1, config.max_epochs)
+      order = reader.epoch_order(len(dataset.train), config.seed, epoch)
+      train_result = train_epoch(session, m.train, dataset.train, order,
+                                 name, options.log_every, metrics)
+      valid_result = None
+      if len(dataset.valid):
+        valid_result = evaluate_examples(session, m.eval, dataset.valid,
+                                         config.batch_size)
+        best, wait, stopped = early_stopping(best, wait, valid_result.loss,
+                                             config.patience)
+      epoch += 1
+      record = _epoch_record(epoch, train_result, valid_result)
+      _log_epoch(name, record)
+      global_step = int(session.run(m.train.global_step))
+      metrics.scalars(global_step, **{k: v for k, v in record.items()
+                                      if k.startswith(("train_", "valid_"))})
+      if checkpointer is not None:
+        checkpointer.save(session, global_step, dict(
+            record, best_valid_loss=best, wait=wait, stopped_early=stopped))
+      metrics.add_epoch(**record)
+      if stopped:
+        logging.info("Early stop: validation loss has not improved on %.4f "
+                     "for %d epochs", best, wait)
+    test = evaluate_examples(session, m.eval, dataset.test, config.batch_size)
+  rows = log_comparison(config_name, test)
+  metrics.set(config_name=config_name, num_parameters=num_params,
+              test_loss=test.loss, test_accuracy=test.accuracy,
+              test_examples=test.examples,
+              test_examples_per_sec=test.examples_per_sec,
+              stopped_early=stopped, comparison=rows)
+  metrics.close()
+  return metrics.record
+
+
+def evaluate(config_name: str, config: configs.IMDBConfig, data_path: str,
+             checkpoint: str, options: RunOptions = RunOptions()
+             ) -> Dict[str, float]:
+  """Restores the weights at ``checkpoint``; reports test loss and accuracy.
+
+  Args:
+    config_name: preset name (for the comparison).
+    config: must match the checkpoint's shapes.
+    data_path: see :func:`imdb.reader.find_source`.
+    checkpoint: a run directory or a checkpoint prefix.
+    options: cache and threads (save_path is ignored).
+
+  Returns:
+    ``{"test_loss", "test_accuracy", "test_examples"}``.
+
+  Raises:
+    UserError: no checkpoint, or one of another shape.
+  """
+  path = ckpt_lib.find_checkpoint(checkpoint)
+  dataset = load_dataset(config, data_path, options.cache_dir)
+  run = _build(config, options, training=False)
+  with run.graph.as_default(), run.session as session:
+    saver = tf1.train.Saver(model_lib.weight_variables())
+    ckpt_lib.restore_checkpoint(session, saver, path)
+    logging.info("Restored %s", path)
+    test = evaluate_examples(session, run.eval_model, dataset.test,
+                             config.batch_size)
+  log_comparison(config_name, test)
+  return {"test_loss": test.loss, "test_accuracy": test.accuracy,
+          "test_examples": test.examples}
+
+
+def benchmark(config: configs.IMDBConfig, dataset: reader.Dataset,
+              options: RunOptions = RunOptions(), train_steps: int = 50,
+              eval_steps: int = 20, warmup_steps: int = 5) -> Dict[str, Any]:
+  """Training and evaluation throughput after warm-up (nothing is saved).
+
+  Returns:
+    ``train_examples_per_sec``, ``eval_examples_per_sec`` and the steps run.
+  """
+  run = _build(config, options)
+  order = reader.epoch_order(len(dataset.train), config.seed, 0)
+  train_index = _wrapped_batches(order, config.batch_size,
+                                 warmup_steps + train_steps)
+  eval_index = _wrapped_batches(np.arange(len(dataset.test)),
+                                config.batch_size, warmup_steps + eval_steps)
+  with run.graph.as_default(), run.session as session:
+    session.run(tf1.global_variables_initializer())
+    m = run.models
+    train_rate = _time_steps(session, [m.train.loss, m.train.train_op],
+                             m.train, dataset.train, train_index, warmup_steps)
+    eval_rate = _time_steps(session, [m.eval.loss], m.eval, dataset.test,
+                            eval_index, warmup_steps)
+  return {"train_examples_per_sec": train_rate,
+          "eval_examples_per_sec": eval_rate, "train_steps": train_steps,
+          "eval_steps": eval_steps, "warmup_steps": warmup_steps,
+          "batch_size": config.batch_size}
+
+
+def _wrapped_batches(order: np.ndarray, batch_size: int, steps: int):
+  """``steps`` full batches of ``order``, wrapping around at its end."""
+  return [np.take(order, np.arange(i * batch_size, (i + 1) * batch_size),
+                  mode="wrap") for i in range(steps)]
+
+
+def _time_steps(session: tf1.Session, fetches, model: model_lib.IMDBModel,
+                examples: reader.Examples, index: Sequence[np.ndarray],
+                warmup_steps: int) -> float:
+  """Examples/s of ``session.run(fetches)`` over ``index[warmup_steps:]``."""
+  for i in index[:warmup_steps]:
+    session.run(fetches, _feed(model, examples, i))
+  start, n = time.time(), 0
+  for i in index[warmup_steps:]:
+    session.run(fetches, _feed(model, examples, i))
+    n += len(i)
+  return n / max(time.time() - start, 1e-9)

@@ -1,0 +1,171 @@
+r"""Row-by-row MNIST with a stacked LSTM or a bidirectional LSTM (TF1 graphs).
+
+Each 28x28 image is read as 28 time steps of 28 pixels; the seed is the
+Chinese tutorial ``002_6d8b152f4cde30d8.txt`` (TF1 ``input_data``,
+``MultiRNNCell``/``dynamic_rnn`` and ``bidirectional_dynamic_rnn``), here on
+TensorFlow 2.21 in ``tf.compat.v1`` graph mode.
+
+Run (from a checkout, or ``mnist-rnn`` after ``pip install .``)::
+
+    python mnist_rnn/mnist_rnn.py --model=stacked --config=small \
+        --data_path=DIR [--save_path=RUN]
+    python mnist_rnn/mnist_rnn.py --model=bidirectional --config=small \
+        --data_path=DIR [--save_path=RUN]
+
+DIR holds the four standard IDX files, gzipped or not (without
+``--data_path``: ``$DATA_DIR/mnist``, then ``./data/mnist``); ``--download``
+fetches missing ones. Reusing ``--save_path`` resumes the run;
+``--eval_only`` restores it (or ``--checkpoint``) and reports validation and
+test accuracy. Every config field can be overridden by the flag of the same
+name (``--hidden_size=256``, ``--bi_merge=seed``, ...).
+
+Reference results (test accuracy on all 10,000 images, real MNIST; see
+``docs/mnist_rnn.md`` for wall times and the measured table). The seed
+publishes no accuracy; the reference row is the issue's target:
+
+| model         | config | reference            | measured          |
+|---------------|--------|----------------------|-------------------|
+| stacked       | small  | (seed: none)         | not yet measured  |
+| bidirectional | small  | (seed: none)         | not yet measured  |
+| stacked       | medium | >= 98.8% (issue #3)  | not yet measured  |
+| bidirectional | medium | >= 98.8% (issue #3)  | not yet measured  |
+"""
+
+import dataclasses
+import os
+import sys
+
+if __package__ in (None, ""):  # `python mnist_rnn/mnist_rnn.py` from a checkout.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from common import app  # pylint: disable=wrong-import-position
+from common import config as config_lib  # pylint: disable=wrong-import-position
+from common import data as data_lib  # pylint: disable=wrong-import-position
+from common.errors import UserError  # pylint: disable=wrong-import-position
+from mnist_rnn import configs  # pylint: disable=wrong-import-position
+from mnist_rnn import download  # pylint: disable=wrong-import-position
+from mnist_rnn import reader  # pylint: disable=wrong-import-position
+from mnist_rnn import train  # pylint: disable=wrong-import-position
+
+# Strings, not enums: a bad value must give our one-line "error: ..." (absl's
+# enum check prints its own two-line message).
+_MODEL = flags.DEFINE_string(
+    "model", "stacked", "stacked or bidirectional.")
+_CONFIG = flags.DEFINE_string(
+    "config", "small", "Preset: %s." % ", ".join(configs.CONFIG_NAMES))
+_DATA_PATH = flags.DEFINE_string(
+    "data_path", None, "Directory with the four MNIST IDX files, gzipped or "
+    "not (default: $DATA_DIR/mnist, then ./data/mnist).")
+_SAVE_PATH = flags.DEFINE_string(
+    "save_path", None, "Run directory: checkpoints, metrics.json, TensorBoard. "
+    "Reusing it resumes the run.")
+_EVAL_ONLY = flags.DEFINE_bool(
+    "eval_only", False, "Restore --checkpoint (or --save_path) and report "
+    "validation and test accuracy; no training. Uses the run directory's "
+    "config.json when there is one.")
+_CHECKPOINT = flags.DEFINE_string(
+    "checkpoint", None, "Checkpoint prefix or run directory for --eval_only.")
+_DOWNLOAD = flags.DEFINE_bool(
+    "download", False, "Download missing IDX files from the public mirror "
+    "into the data directory and verify them (needs a network).")
+_VERIFY_CHECKSUMS = flags.DEFINE_bool(
+    "verify_checksums", True, "Check the decompressed files against MNIST's "
+    "published md5/sha256; --noverify_checksums for other IDX data sets "
+    "(e.g. Fashion-MNIST).")
+_SEED = flags.DEFINE_integer(
+    "seed", None, "Seeds TF ops and the data shuffling; same seed, same "
+    "numbers on CPU (default: random).")
+_DETERMINISTIC = flags.DEFINE_bool(
+    "deterministic", False, "Use TF's deterministic kernels (slower).")
+_NUM_THREADS = flags.DEFINE_integer(
+    "num_threads", 0, "intra-op threads (0 = all cores).")
+_EVAL_BATCH_SIZE = flags.DEFINE_integer(
+    "eval_batch_size", 1000, "Images per evaluation chunk (memory only; the "
+    "accuracy does not depend on it).")
+_STEPS_THIS_RUN = flags.DEFINE_integer(
+    "steps_this_run", None, "Train at most this many steps, checkpoint and "
+    "stop; rerun with the same --save_path to go on.")
+
+# One flag per config field (but model, chosen by --model); None keeps the
+# preset's value.
+_OVERRIDES = {
+    "cell": flags.DEFINE_string("cell", None, "lstm or gru."),
+    "hidden_size": flags.DEFINE_integer("hidden_size", None, "Units per cell."),
+    "num_layers": flags.DEFINE_integer(
+        "num_layers", None, "Stacked layers (bidirectional: 1)."),
+    "keep_prob": flags.DEFINE_float(
+        "keep_prob", None, "Dropout keep probability while training, (0, 1]."),
+    "bi_merge": flags.DEFINE_string(
+        "bi_merge", None, "final (fw at t=27 + bw at t=0) or seed (fw and bw "
+        "at t=27: the backward half has read one row only)."),
+    "learning_rate": flags.DEFINE_float("learning_rate", None, "Adam's lr."),
+    "lr_decay": flags.DEFINE_float(
+        "lr_decay", None, "lr factor every lr_decay_steps (1 = constant)."),
+    "lr_decay_steps": flags.DEFINE_integer(
+        "lr_decay_steps", None, "Steps between lr decays."),
+    "max_grad_norm": flags.DEFINE_float(
+        "max_grad_norm", None, "Global-norm gradient clipping; 0 = none."),
+    "batch_size": flags.DEFINE_integer("batch_size", None, "Minibatch size."),
+    "max_steps": flags.DEFINE_integer("max_steps", None, "Training steps."),
+    "stop_at_accuracy": flags.DEFINE_float(
+        "stop_at_accuracy", None, "Stop once a progress minibatch reaches "
+        "this accuracy; 0 = never."),
+    "log_every": flags.DEFINE_integer(
+        "log_every", None, "Steps between progress lines."),
+    "eval_every": flags.DEFINE_integer(
+        "eval_every", None, "Steps between validation evaluations."),
+    "checkpoint_every": flags.DEFINE_integer(
+        "checkpoint_every", None, "Steps between checkpoints."),
+}
+assert set(_OVERRIDES) | {"model"} == {
+    f.name for f in dataclasses.fields(configs.MnistRnnConfig)}
+
+
+def _config() -> configs.MnistRnnConfig:
+  return config_lib.apply_overrides(
+      configs.get_config(_MODEL.value, _CONFIG.value),
+      {name: holder.value for name, holder in _OVERRIDES.items()})
+
+
+def _eval_config(checkpoint: str) -> configs.MnistRnnConfig:
+  """The run directory's saved config if any, else the flags' config."""
+  saved = train.saved_config(checkpoint)
+  if saved is None:
+    return _config()
+  logging.info("Using the config saved with %s", checkpoint)
+  return saved
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise UserError("unexpected arguments: %s" % " ".join(argv[1:]))
+  config = _config()  # Validates the flags even for --eval_only.
+  options = train.RunOptions(
+      seed=_SEED.value, deterministic=_DETERMINISTIC.value,
+      intra_op_threads=_NUM_THREADS.value, save_path=_SAVE_PATH.value,
+      eval_batch_size=_EVAL_BATCH_SIZE.value,
+      steps_this_run=_STEPS_THIS_RUN.value)
+  checkpoint = _CHECKPOINT.value or _SAVE_PATH.value
+  if _EVAL_ONLY.value and not checkpoint:
+    raise UserError("--eval_only needs --checkpoint or --save_path")
+  data_path = data_lib.resolve_data_dir(_DATA_PATH.value, "mnist")
+  if _DOWNLOAD.value:
+    download.maybe_download(data_path)
+  data = reader.read_data_sets(data_path,
+                               verify_checksums=_VERIFY_CHECKSUMS.value,
+                               seed=_SEED.value)
+  if _EVAL_ONLY.value:
+    train.evaluate(_eval_config(checkpoint), data, checkpoint, options)
+  else:
+    train.train(config, data, options)
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,349 @@
+"""Row-by-row MNIST training and evaluation (owns the Session).
+
+The loop is the seed's: ``max_steps`` Adam steps on ``next_batch`` minibatches
+with dropout (``keep_prob``); every ``log_every`` steps the same minibatch is
+re-run without dropout and its accuracy and loss are logged; at the end the
+accuracy on all 10,000 test images is reported. Added here: validation
+accuracy every ``eval_every`` steps, checkpoints every ``checkpoint_every``
+steps and at the end, resume, metrics and TensorBoard scalars in the run
+directory, and the comparison with the reference numbers.
+
+Resume is exact as far as the data goes: the training set's position and
+shuffling-generator state are saved with each checkpoint, so a resumed run
+sees the same minibatches as an uninterrupted one (dropout masks, drawn from
+TF's op seeds, do differ).
+
+Evaluation runs in chunks of ``eval_batch_size`` images (the seed fed all
+10,000 at once); the accuracy is the same, the memory much smaller.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Any, Dict, Optional, Tuple
+
+from absl import logging
+import numpy as np
+
+from common import checkpoint as ckpt_lib
+from common import compare
+from common import config as config_lib
+from common import session as session_lib
+from common.errors import UserError
+from common.metrics import MetricsLog
+from common.progress import Throughput
+from common.tf_compat import tf, tf1
+from mnist_rnn import configs
+from mnist_rnn import model as model_lib
+from mnist_rnn import reader
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+  """How to run (not what to train): seeding, threads, output."""
+  seed: Optional[int] = None  # TF op seeds + data shuffling; None = random.
+  deterministic: bool = False  # TF deterministic kernels (slower).
+  intra_op_threads: int = 0  # 0 = TF default (all cores).
+  inter_op_threads: int = 0  # 0 = TF default.
+  save_path: Optional[str] = None  # Run directory; None = no checkpoints.
+  eval_batch_size: int = 1000  # Images per evaluation chunk (memory only).
+  steps_this_run: Optional[int] = None  # Pause (checkpoint, stop) after this
+  #                                       many steps; resume later.
+
+  def __post_init__(self):
+    config_lib.check_positive(self, "eval_batch_size")
+    config_lib.check_non_negative(self, "intra_op_threads", "inter_op_threads")
+    if self.steps_this_run is not None:
+      config_lib.check_positive(self, "steps_this_run")
+
+
+@dataclasses.dataclass
+class _Run:
+  """A built graph, its model and its open session."""
+  graph: tf.Graph
+  model: model_lib.MnistRnnModel
+  session: tf1.Session
+  saver: tf1.train.Saver
+
+
+def _build(config: configs.MnistRnnConfig, is_training: bool,
+           options: RunOptions) -> _Run:
+  session_lib.enable_determinism(options.deterministic)
+  graph = tf.Graph()
+  with graph.as_default():
+    session_lib.seed_everything(options.seed)
+    model = model_lib.MnistRnnModel(config, is_training=is_training)
+    saver = tf1.train.Saver(max_to_keep=3)
+  session = session_lib.make_session(graph, options.intra_op_threads,
+                                     options.inter_op_threads)
+  return _Run(graph=graph, model=model, session=session, saver=saver)
+
+
+def evaluate_set(session: tf1.Session, model: model_lib.MnistRnnModel,
+                 dataset: reader.DataSet, batch_size: int
+                 ) -> Tuple[float, float]:
+  """Accuracy and mean loss over all of ``dataset``, without dropout.
+
+  Args:
+    session: holds the variables.
+    model: the graph.
+    dataset: evaluated in file order, ``batch_size`` images at a time.
+    batch_size: chunk size (does not change the result).
+
+  Returns:
+    (accuracy in [0, 1], mean cross-entropy).
+  """
+  correct, loss_sum = 0, 0.0
+  for start in range(0, dataset.num_examples, batch_size):
+    images = dataset.images[start:start + batch_size]
+    labels = dataset.labels[start:start + batch_size]
+    n, loss = session.run([model.num_correct, model.loss],
+                          model.feed(images, labels, keep_prob=1.0))
+    correct += int(n)
+    loss_sum += float(loss) * len(images)
+  return correct / dataset.num_examples, loss_sum / dataset.num_examples
+
+
+def comparison(config: configs.MnistRnnConfig, test_accuracy: float):
+  """Rows comparing the test accuracy (in %) with the reference numbers."""
+  return compare.compare({"test": 100.0 * test_accuracy},
+                         configs.REFERENCES[config.model])
+
+
+def _log_comparison(rows) -> None:
+  logging.info("Comparison with the reference (accuracy in %%):\n%s",
+               compare.format_comparison(rows))
+
+
+def _check_finite(loss: float, step: int) -> None:
+  if not np.isfinite(loss):
+    raise UserError(
+        "non-finite training loss (%r) at step %d; stopped without saving, "
+        "the last checkpoint is intact (try a lower --learning_rate or "
+        "--max_grad_norm)" % (loss, step))
+
+
+class _Trainer:
+  """The training loop's state: one instance per call of :func:`train`."""
+
+  def __init__(self, config, data: reader.DataSets, run: _Run,
+               options: RunOptions, metrics: MetricsLog,
+               checkpointer: Optional[ckpt_lib.Checkpointer]):
+    self.config = config
+    self.data = data
+    self.run = run
+    self.options = options
+    self.metrics = metrics
+    self.checkpointer = checkpointer
+    self.step = 0
+    self.stopped_early = False
+    self.train_seconds = 0.0  # Over all sessions of this run.
+    self.last_saved_step = None
+    self.last_validation = None  # (step, accuracy) of the latest evaluation.
+
+  def restore_or_init(self) -> None:
+    """Resumes from the run directory's last checkpoint, or initialises."""
+    state = None
+    if self.checkpointer is not None:
+      state = self.checkpointer.restore(self.run.session)
+    if state is None:
+      self.run.session.run(tf1.global_variables_initializer())
+      return
+    self.data.train.set_state(state["data"])
+    self.step = int(self.run.session.run(self.run.model.global_step))
+    self.stopped_early = bool(state.get("stopped_early", False))
+    self.train_seconds = float(state.get("train_seconds", 0.0))
+    self.last_saved_step = self.step
+    logging.info("Resumed from %s at step %d (epoch %d)%s",
+                 state["checkpoint"], self.step,
+                 self.data.train.epochs_completed,
+                 "; it had stopped early" if self.stopped_early else "")
+
+  def save(self, meter: Throughput) -> None:
+    if self.checkpointer is None or self.last_saved_step == self.step:
+      return
+    state = {"step": self.step, "data": self.data.train.get_state(),
+             "stopped_early": self.stopped_early,
+             "train_seconds": self.train_seconds + meter.elapsed()}
+    path = self.checkpointer.save(self.run.session, self.step, state)
+    self.last_saved_step = self.step
+    logging.info("Saved %s", path)
+
+  def train_step(self) -> Tuple[np.ndarray, np.ndarray]:
+    """One Adam step; returns its minibatch."""
+    model = self.run.model
+    images, labels = self.data.train.next_batch(self.config.batch_size)
+    _, loss = self.run.session.run(
+        [model.train_op, model.loss],
+        model.feed(images, labels, keep_prob=self.config.keep_prob))
+    self.step += 1
+    _check_finite(loss, self.step)
+    return images, labels
+
+  def log_progress(self, images, labels, meter: Throughput) -> None:
+    """The seed's progress line: the minibatch re-run without dropout."""
+    model = self.run.model
+    accuracy, loss, lr = self.run.session.run(
+        [model.accuracy, model.loss, model.learning_rate],
+        model.feed(images, labels, keep_prob=1.0))
+    logging.info("epoch %d step %d/%d: minibatch accuracy %.4f loss %.4f "
+                 "lr %.3g, %.0f examples/s, ETA %s",
+                 self.data.train.epochs_completed, self.step,
+                 self.config.max_steps, accuracy, loss, lr, meter.rate(),
+                 meter.eta())
+    self.metrics.scalars(self.step, train_accuracy=accuracy, train_loss=loss,
+                         learning_rate=lr, examples_per_sec=meter.rate())
+    stop = self.config.stop_at_accuracy
+    if stop > 0 and accuracy >= stop:
+      logging.info("minibatch accuracy %.4f >= stop_at_accuracy %.4f: "
+                   "stopping early (as the seed did)", accuracy, stop)
+      self.stopped_early = True
+
+  def validate(self) -> float:
+    """Validation accuracy at the current step (evaluated once per step)."""
+    if self.last_validation and self.last_validation[0] == self.step:
+      return self.last_validation[1]
+    accuracy, loss = evaluate_set(self.run.session, self.run.model,
+                                  self.data.validation,
+                                  self.options.eval_batch_size)
+    logging.info("step %d: validation accuracy %.4f loss %.4f", self.step,
+                 accuracy, loss)
+    self.metrics.scalars(self.step, validation_accuracy=accuracy,
+                         validation_loss=loss)
+    self.last_validation = (self.step, accuracy)
+    return accuracy
+
+  def loop(self) -> Throughput:
+    """Trains until max_steps, an early stop, or steps_this_run."""
+    config = self.config
+    end = config.max_steps
+    if self.options.steps_this_run is not None:
+      end = min(end, self.step + self.options.steps_this_run)
+    meter = Throughput(total_steps=max(end - self.step, 0))
+    while self.step < end and not self.stopped_early:
+      images, labels = self.train_step()
+      meter.update(steps=1, units=len(images))
+      if self.step % config.log_every == 0:
+        self.log_progress(images, labels, meter)
+      if self.step % config.eval_every == 0:
+        self.validate()
+      if self.step % config.checkpoint_every == 0 or self.stopped_early:
+        self.save(meter)
+    self.save(meter)
+    return meter
+
+
+def train(config: configs.MnistRnnConfig, data: reader.DataSets,
+          options: RunOptions = RunOptions()) -> Dict[str, Any]:
+  """Trains ``config`` on ``data``; resumes from ``options.save_path``.
+
+  Args:
+    config: the hyperparameters.
+    data: train/validation/test splits (:func:`reader.read_data_sets`).
+    options: seed, threads, run directory, pause point.
+
+  Returns:
+    The run record (also ``metrics.json`` in the run directory): config,
+    ``step``, ``finished``, and once finished ``validation_accuracy``,
+    ``test_accuracy`` and the ``comparison`` rows.
+
+  Raises:
+    UserError: a save_path of another config, a non-finite loss.
+  """
+  config_dict = config_lib.to_dict(config)
+  logging.info("MNIST RNN config: %s", json.dumps(config_dict, sort_keys=True))
+  logging.info("options: %s", options)
+  run = _build(config, is_training=True, options=options)
+  metrics = MetricsLog(options.save_path, config_dict)
+  with run.graph.as_default(), run.session:
+    logging.info("%d trainable parameters",
+                 model_lib.num_parameters(model_lib.weight_variables()))
+    checkpointer = None
+    if options.save_path:
+      checkpointer = ckpt_lib.Checkpointer(
+          options.save_path, run.saver, config_dict,
+          mutable_fields=configs.RESUMABLE_CHANGES)
+    trainer = _Trainer(config, data, run, options, metrics, checkpointer)
+    trainer.restore_or_init()
+    meter = trainer.loop()
+    train_seconds = trainer.train_seconds + meter.elapsed()
+    finished = trainer.step >= config.max_steps or trainer.stopped_early
+    metrics.set(seed=options.seed, step=trainer.step, finished=finished,
+                stopped_early=trainer.stopped_early,
+                epochs_completed=data.train.epochs_completed,
+                train_seconds=train_seconds,
+                train_examples_per_sec=meter.rate() if meter.steps else None)
+    if not finished:
+      logging.info("Paused at step %d of %d; run again with the same "
+                   "--save_path to resume", trainer.step, config.max_steps)
+      metrics.close()
+      return metrics.record
+    valid_accuracy = trainer.validate()
+    test_accuracy, test_loss = evaluate_set(run.session, run.model, data.test,
+                                            options.eval_batch_size)
+  logging.info("step %d: test accuracy %.4f loss %.4f (all %d test images); "
+               "trained %.0f s", trainer.step, test_accuracy, test_loss,
+               data.test.num_examples, train_seconds)
+  metrics.scalars(trainer.step, test_accuracy=test_accuracy,
+                  test_loss=test_loss)
+  rows = comparison(config, test_accuracy)
+  metrics.set(validation_accuracy=valid_accuracy,
+              test_accuracy=test_accuracy, test_loss=test_loss,
+              comparison=rows)
+  metrics.close()
+  _log_comparison(rows)
+  return metrics.record
+
+
+def saved_config(path: str) -> Optional[configs.MnistRnnConfig]:
+  """The config a run directory (or a checkpoint's directory) was made with.
+
+  Returns:
+    None when there is no ``config.json`` next to the checkpoint.
+  """
+  directory = path if os.path.isdir(path) else os.path.dirname(path)
+  config_path = os.path.join(directory, ckpt_lib.CONFIG_FILE)
+  if not os.path.isfile(config_path):
+    return None
+  try:
+    with open(config_path) as f:
+      fields = json.load(f)
+  except (OSError, ValueError) as e:
+    raise UserError("cannot read %s: %s" % (config_path, e)) from e
+  return configs.from_dict(fields)
+
+
+def evaluate(config: configs.MnistRnnConfig, data: reader.DataSets,
+             checkpoint: str, options: RunOptions = RunOptions()
+             ) -> Dict[str, Any]:
+  """Restores ``checkpoint``; reports validation and test accuracy.
+
+  Args:
+    config: must match the checkpoint's shapes (see :func:`saved_config`).
+    data: the splits.
+    checkpoint: a run directory or a checkpoint prefix.
+    options: threads and eval_batch_size (save_path is ignored).
+
+  Returns:
+    ``{"step", "validation_accuracy", "test_accuracy", "comparison"}``.
+
+  Raises:
+    UserError: no checkpoint, or one that does not fit ``config``.
+  """
+  path = ckpt_lib.find_checkpoint(checkpoint)
+  run = _build(config, is_training=False, options=options)
+  with run.graph.as_default(), run.session as session:
+    ckpt_lib.restore_checkpoint(session, run.saver, path)
+    step = int(session.run(run.model.global_step))
+    logging.info("Restored %s (step %d)", path, step)
+    valid_accuracy, _ = evaluate_set(session, run.model, data.validation,
+                                     options.eval_batch_size)
+    test_accuracy, _ = evaluate_set(session, run.model, data.test,
+                                    options.eval_batch_size)
+  logging.info("step %d: validation accuracy %.4f, test accuracy %.4f (all "
+               "%d test images)", step, valid_accuracy, test_accuracy,
+               data.test.num_examples)
+  rows = comparison(config, test_accuracy)
+  _log_comparison(rows)
+  return {"step": step, "validation_accuracy": valid_accuracy,
+          "test_accuracy": test_accuracy, "comparison": rows}

@@ -1,0 +1,47 @@
+"""Fetches Mikolov's simple-examples.tgz and keeps the three PTB files.
+
+For users with a network; the checksums below are those of the extracted
+files (``../shared/data/README.md``), so a tampered or truncated download is
+refused whatever the archive's own bytes are.
+"""
+
+import os
+import tempfile
+
+from absl import logging
+
+from common import data as data_lib
+from ptb import reader
+
+URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
+ARCHIVE_DIR = "./simple-examples/data/"
+SHA256 = {
+    "ptb.train.txt":
+        "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
+    "ptb.valid.txt":
+        "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
+    "ptb.test.txt":
+        "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
+}
+
+
+def maybe_download(data_path: str) -> None:
+  """Downloads and verifies the PTB files into ``data_path`` if missing.
+
+  Raises:
+    UserError: no network, a checksum mismatch or an unsafe archive.
+  """
+  names = list(reader.FILES.values())
+  if all(os.path.isfile(os.path.join(data_path, n)) for n in names):
+    return
+  os.makedirs(data_path, exist_ok=True)
+  with tempfile.TemporaryDirectory() as tmp:
+    archive = os.path.join(tmp, "simple-examples.tgz")
+    logging.info("Downloading %s", URL)
+    data_lib.download(URL, archive)
+    data_lib.safe_extract(archive, tmp, members_prefix=ARCHIVE_DIR)
+    extracted = os.path.join(tmp, ARCHIVE_DIR)
+    data_lib.verify_files(extracted, SHA256)
+    for name in names:
+      os.replace(os.path.join(extracted, name), os.path.join(data_path, name))
+  logging.info("PTB files verified in %s", data_path)

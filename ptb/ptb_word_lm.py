@@ -1,0 +1,113 @@
+r"""Word-level LSTM language model on Penn Treebank (the TF tutorial).
+
+Zaremba, Sutskever & Vinyals (2014), "Recurrent Neural Network
+Regularization"; TensorFlow's ``tutorials/rnn/ptb/ptb_word_lm.py``, on
+TensorFlow 2.21 in ``tf.compat.v1`` graph mode.
+
+Run (from a checkout, or ``ptb-word-lm`` after ``pip install .``)::
+
+    python ptb/ptb_word_lm.py --model=small --data_path=DIR [--save_path=RUN]
+
+DIR holds ``ptb.train.txt``, ``ptb.valid.txt`` and ``ptb.test.txt`` (Mikolov's
+``simple-examples/data``). Without ``--data_path``: ``$DATA_DIR/ptb``, then
+``./data/ptb``. ``--download`` fetches ``simple-examples.tgz`` first if the
+files are missing. ``--eval_only`` restores ``--save_path`` (or
+``--checkpoint``) and reports valid and test perplexity.
+
+Published perplexities (train / valid / test):
+
+| config | TF tutorial             | Zaremba 2014 (valid / test)  |
+|--------|-------------------------|------------------------------|
+| small  | 37.99 / 121.39 / 115.91 | 120.7 / 114.5 (non-regular.) |
+| medium | 48.45 / 86.16 / 82.07   | 86.2 / 82.7                  |
+| large  | 37.87 / 82.62 / 78.29   | 82.2 / 78.4                  |
+
+Every config field can be overridden by the flag of the same name.
+"""
+
+import os
+import sys
+
+if __package__ in (None, ""):  # `python ptb/ptb_word_lm.py` from a checkout.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from common import app  # pylint: disable=wrong-import-position
+from common import config as config_lib  # pylint: disable=wrong-import-position
+from common import data as data_lib  # pylint: disable=wrong-import-position
+from ptb import configs  # pylint: disable=wrong-import-position
+from ptb import download  # pylint: disable=wrong-import-position
+from ptb import train  # pylint: disable=wrong-import-position
+
+_MODEL = flags.DEFINE_enum("model", "small", configs.CONFIGS.names,
+                           "Preset: small, medium, large or test.")
+_DATA_PATH = flags.DEFINE_string(
+    "data_path", None, "Directory with ptb.{train,valid,test}.txt "
+    "(default: $DATA_DIR/ptb, then ./data/ptb).")
+_SAVE_PATH = flags.DEFINE_string(
+    "save_path", None, "Run directory: checkpoints, metrics, TensorBoard. "
+    "Reusing it resumes the run.")
+_EVAL_ONLY = flags.DEFINE_bool(
+    "eval_only", False, "Restore --checkpoint (or --save_path) and report "
+    "valid and test perplexity; no training.")
+_CHECKPOINT = flags.DEFINE_string(
+    "checkpoint", None, "Checkpoint prefix or directory for --eval_only "
+    "(e.g. one written by the original tutorial).")
+_DOWNLOAD = flags.DEFINE_bool(
+    "download", False, "Download and verify simple-examples.tgz into the data "
+    "directory if the PTB files are missing (needs a network).")
+_SEED = flags.DEFINE_integer("seed", None, "Random seed; same seed, same "
+                             "perplexities on CPU.")
+_DETERMINISTIC = flags.DEFINE_bool(
+    "deterministic", False, "Use TF's deterministic kernels (slower).")
+_NUM_THREADS = flags.DEFINE_integer(
+    "num_threads", 0, "intra-op threads (0 = all cores).", lower_bound=0)
+
+# One flag per config field; None keeps the preset's value.
+_OVERRIDES = {
+    "init_scale": flags.DEFINE_float("init_scale", None, "Init range."),
+    "learning_rate": flags.DEFINE_float("learning_rate", None, "Initial lr."),
+    "max_grad_norm": flags.DEFINE_float("max_grad_norm", None, "Clip norm."),
+    "num_layers": flags.DEFINE_integer("num_layers", None, "LSTM layers."),
+    "num_steps": flags.DEFINE_integer("num_steps", None, "Unrolled steps."),
+    "hidden_size": flags.DEFINE_integer("hidden_size", None, "LSTM units."),
+    "max_epoch": flags.DEFINE_integer("max_epoch", None,
+                                      "Epochs at the initial lr."),
+    "max_max_epoch": flags.DEFINE_integer("max_max_epoch", None,
+                                          "Total epochs."),
+    "keep_prob": flags.DEFINE_float("keep_prob", None, "Dropout keep prob."),
+    "lr_decay": flags.DEFINE_float("lr_decay", None, "lr decay per epoch."),
+    "batch_size": flags.DEFINE_integer("batch_size", None, "Streams."),
+    "vocab_size": flags.DEFINE_integer("vocab_size", None, "Vocabulary."),
+}
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UserError("unexpected arguments: %s" % " ".join(argv[1:]))
+  config = config_lib.apply_overrides(
+      configs.CONFIGS.get(_MODEL.value),
+      {name: holder.value for name, holder in _OVERRIDES.items()})
+  data_path = data_lib.resolve_data_dir(_DATA_PATH.value, "ptb")
+  if _DOWNLOAD.value:
+    download.maybe_download(data_path)
+  options = train.RunOptions(seed=_SEED.value,
+                             deterministic=_DETERMINISTIC.value,
+                             intra_op_threads=_NUM_THREADS.value,
+                             save_path=_SAVE_PATH.value)
+  if _EVAL_ONLY.value:
+    checkpoint = _CHECKPOINT.value or _SAVE_PATH.value
+    if not checkpoint:
+      raise app.UserError("--eval_only needs --checkpoint or --save_path")
+    train.evaluate(_MODEL.value, config, data_path, checkpoint, options)
+  else:
+    train.train(_MODEL.value, config, data_path, options)
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,200 @@
+"""PTB end to end on a tiny corpus: train, checkpoint, resume, eval, errors."""
+
+import dataclasses
+import json
+import os
+from unittest import mock
+
+from absl.testing import absltest
+
+from common.errors import UserError
+from ptb import configs
+from ptb import train
+from tests import testutil
+
+SENTENCES = ["the cat sat on the mat", "a dog ran in the park",
+             "the bird sang a song", "my cat ate the fish"]
+
+
+def write_tiny_corpus(directory, repeats=(240, 8, 8)):
+  """Writes ptb.{train,valid,test}.txt made of four repeated sentences."""
+  for name, n in zip(("train", "valid", "test"), repeats):
+    lines = [SENTENCES[i % len(SENTENCES)] for i in range(n)]
+    with open(os.path.join(directory, "ptb.%s.txt" % name), "w") as f:
+      f.write("\n".join(lines) + "\n")
+  return directory
+
+
+TINY = dataclasses.replace(
+    configs.CONFIGS.get("test"), vocab_size=20, hidden_size=24, num_layers=2,
+    num_steps=5, batch_size=4, max_grad_norm=5, max_epoch=2, max_max_epoch=3)
+
+
+class TrainTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.data = write_tiny_corpus(self.create_tempdir("data").full_path)
+    self.run_dir = os.path.join(self.create_tempdir("run").full_path, "r")
+
+  def _options(self, **kw):
+    return train.RunOptions(seed=7, save_path=kw.pop("save_path",
+                                                     self.run_dir), **kw)
+
+  def test_overfits_tiny_corpus(self):
+    cfg = dataclasses.replace(TINY, hidden_size=64, max_epoch=6,
+                              max_max_epoch=6)
+    record = train.train("test", cfg, self.data, self._options(save_path=None))
+    # Vocabulary of 17 words; a model that learned the sentences is far below.
+    self.assertLess(record["epochs"][-1]["train_perplexity"], 3.0)
+    self.assertLess(record["test_perplexity"], 3.0)
+
+  def test_train_checkpoint_resume_eval(self):
+    short = dataclasses.replace(TINY, max_max_epoch=2)
+    first = train.train("test", short, self.data, self._options())
+    self.assertLen(first["epochs"], 2)
+    self.assertEqual([e["learning_rate"] for e in first["epochs"]], [1.0, 1.0])
+    with open(os.path.join(self.run_dir, "train_state.json")) as f:
+      state = json.load(f)
+    self.assertEqual(state["epoch"], 2)
+    self.assertTrue(os.path.exists(
+        os.path.join(self.run_dir, state["checkpoint"] + ".index")))
+    self.assertTrue(os.listdir(os.path.join(self.run_dir, "tensorboard")))
+
+    # Resume: train one epoch more (max_max_epoch may grow), lr decays.
+    resumed = train.train("test", TINY, self.data, self._options())
+    self.assertLen(resumed["epochs"], 3)
+    self.assertEqual(resumed["epochs"][2]["learning_rate"], 0.5)
+    self.assertEqual(resumed["epochs"][:2], first["epochs"][:2])
+
+    # Same seed, uninterrupted: the same numbers as stop-and-resume.
+    straight = train.train("test", TINY, self.data,
+                           self._options(save_path=None))
+    self.assertAlmostEqual(straight["epochs"][2]["train_perplexity"],
+                           resumed["epochs"][2]["train_perplexity"], places=4)
+    self.assertAlmostEqual(straight["test_perplexity"],
+                           resumed["test_perplexity"], places=4)
+
+    # Eval-only restores the weights: same valid/test perplexity.
+    result = train.evaluate("test", TINY, self.data, self.run_dir)
+    self.assertAlmostEqual(result["valid"],
+                           resumed["epochs"][2]["valid_perplexity"], places=4)
+    self.assertAlmostEqual(result["test"], resumed["test_perplexity"],
+                           places=4)
+
+  def test_same_seed_same_perplexity(self):
+    cfg = dataclasses.replace(TINY, max_max_epoch=1)
+    a = train.train("test", cfg, self.data, self._options(save_path=None))
+    b = train.train("test", cfg, self.data, self._options(save_path=None))
+    self.assertEqual(a["epochs"][0]["train_perplexity"],
+                     b["epochs"][0]["train_perplexity"])
+    self.assertEqual(a["test_perplexity"], b["test_perplexity"])
+
+  def test_changed_config_is_refused(self):
+    train.train("test", dataclasses.replace(TINY, max_max_epoch=1), self.data,
+                self._options())
+    with self.assertRaisesRegex(UserError, "different config.*hidden_size"):
+      train.train("test", dataclasses.replace(TINY, hidden_size=8), self.data,
+                  self._options())
+
+  def test_non_finite_loss_keeps_last_checkpoint(self):
+    cfg = dataclasses.replace(TINY, max_max_epoch=1)
+    train.train("test", cfg, self.data, self._options())
+    state_path = os.path.join(self.run_dir, "train_state.json")
+    with open(state_path) as f:
+      before = f.read()
+    with mock.patch.object(configs.PTBConfig, "lr_for_epoch",
+                           return_value=float("inf")):
+      with self.assertRaisesRegex(UserError, "non-finite loss"):
+        train.train("test", TINY, self.data, self._options())
+    with open(state_path) as f:
+      self.assertEqual(f.read(), before)
+    result = train.evaluate("test", TINY, self.data, self.run_dir)
+    self.assertLess(result["test"], 20.0)  # The good weights, not NaN.
+
+  def test_vocab_larger_than_config_is_refused(self):
+    # 16 distinct words plus <eos>.
+    with self.assertRaisesRegex(UserError, "--vocab_size=17"):
+      train.train("test", dataclasses.replace(TINY, vocab_size=5), self.data,
+                  self._options(save_path=None))
+
+
+class ComparisonTest(absltest.TestCase):
+
+  def test_small_rows(self):
+    rows = train.comparison("small", {"train": 40.0, "valid": 121.39,
+                                      "test": 118.0})
+    by_key = {(r["source"], r["metric"]): r for r in rows}
+    tut = by_key[("TF tutorial (small)", "test")]
+    self.assertAlmostEqual(tut["delta_pct"], 100 * (118.0 - 115.91) / 115.91)
+    self.assertAlmostEqual(by_key[("TF tutorial (small)", "valid")]
+                           ["delta_pct"], 0.0)
+    self.assertEqual(by_key[("Zaremba 2014 (non-regularized)", "test")]
+                     ["published"], 114.5)
+    self.assertLen(rows, 5)
+
+
+class CommandLineTest(absltest.TestCase):
+  """The entry script, in a subprocess: end to end, and one-line errors."""
+
+  def setUp(self):
+    super().setUp()
+    self.data = write_tiny_corpus(self.create_tempdir("data").full_path)
+    self.tiny_flags = ["--model=test", "--data_path=" + self.data,
+                       "--vocab_size=20", "--hidden_size=8",
+                       "--num_steps=5", "--batch_size=4", "--seed=1"]
+
+  def test_train_resume_eval(self):
+    run_dir = os.path.join(self.create_tempdir().full_path, "run")
+    first = testutil.run_cli("ptb/ptb_word_lm.py", *self.tiny_flags,
+                             "--save_path=" + run_dir)
+    self.assertEqual(first.returncode, 0, first.stderr)
+    self.assertRegex(first.stderr, r"Epoch: 1 Learning rate: 1\.000")
+    self.assertRegex(first.stderr, r"perplexity: [\d.]+ speed: \d+ wps ETA")
+    self.assertRegex(first.stderr, r"Epoch: 1 Valid Perplexity: [\d.]+")
+    self.assertRegex(first.stderr, r"Test Perplexity: [\d.]+")
+    again = testutil.run_cli("ptb/ptb_word_lm.py", *self.tiny_flags,
+                             "--save_path=" + run_dir, "--max_max_epoch=2")
+    self.assertEqual(again.returncode, 0, again.stderr)
+    self.assertIn("Resuming from model.ckpt-", again.stderr)
+    self.assertIn("Epoch: 2 Learning rate: 0.500", again.stderr)
+    self.assertNotIn("Epoch: 1 ", again.stderr)
+    evaluated = testutil.run_cli("ptb/ptb_word_lm.py", *self.tiny_flags,
+                                 "--save_path=" + run_dir, "--eval_only")
+    self.assertEqual(evaluated.returncode, 0, evaluated.stderr)
+    self.assertRegex(evaluated.stderr, r"Valid Perplexity: [\d.]+")
+    with open(os.path.join(run_dir, "metrics.json")) as f:
+      metrics = json.load(f)
+    self.assertLen(metrics["epochs"], 2)
+    self.assertIn("tensorflow", metrics["versions"])
+
+  def test_bad_inputs_give_one_line(self):
+    bad_utf8 = self.create_tempdir("bad").full_path
+    write_tiny_corpus(bad_utf8)
+    with open(os.path.join(bad_utf8, "ptb.valid.txt"), "wb") as f:
+      f.write(b"caf\xe9\n")
+    cases = [
+        (["--data_path=/nonexistent/ptb"], "not found"),
+        (["--keep_prob=1.5"], "keep_prob must be in (0, 1]"),
+        (["--hidden_size=0"], "hidden_size must be positive"),
+        (["--data_path=" + bad_utf8], "not UTF-8"),
+        (["--batch_size=400"], "decrease batch_size or num_steps"),
+        (["--eval_only"], "--eval_only needs --checkpoint or --save_path"),
+        (["--eval_only", "--checkpoint=" + self.data], "no checkpoint in"),
+    ]
+    for extra, needle in cases:
+      with self.subTest(extra=extra):
+        result = testutil.run_cli("ptb/ptb_word_lm.py", *self.tiny_flags,
+                                  *extra)
+        testutil.assert_one_line_error(self, result, needle)
+
+  def test_unknown_model_flag(self):
+    result = testutil.run_cli("ptb/ptb_word_lm.py", "--model=huge")
+    self.assertNotEqual(result.returncode, 0)
+    self.assertNotIn("Traceback", result.stderr)
+    self.assertIn("value should be one of <small|medium|large|test>",
+                  result.stderr)
+
+
+if __name__ == "__main__":
+  absltest.main()
