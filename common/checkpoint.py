@@ -141,3 +141,33 @@ def restore_checkpoint(session: tf1.Session, saver: tf1.train.Saver,
           tf.errors.DataLossError, ValueError) as e:
     first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
     raise UserError("cannot restore checkpoint %s: %s" % (path, first)) from e
+
+
+def check_variable_shapes(path: str, variables) -> None:
+  """Raises UserError unless checkpoint ``path`` holds each variable's shape.
+
+  Resource variables take a restored value of any shape, so ``saver.restore``
+  alone accepts a checkpoint of another config and the first ``session.run``
+  fails with a shape error; call this before :func:`restore_checkpoint`.
+
+  Args:
+    path: a checkpoint prefix (see :func:`find_checkpoint`).
+    variables: the variables to be restored (saved under ``v.op.name``).
+  """
+  try:
+    stored = dict(tf1.train.list_variables(path))
+  except (tf.errors.NotFoundError, tf.errors.DataLossError,
+          tf.errors.InvalidArgumentError, ValueError) as e:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+    raise UserError("cannot read checkpoint %s: %s" % (path, first)) from e
+  problems = []
+  for v in variables:
+    name, shape = v.op.name, v.shape.as_list()
+    if name not in stored:
+      problems.append("%s missing" % name)
+    elif list(stored[name]) != shape:
+      problems.append("%s is %s, the model's %s" % (name, list(stored[name]),
+                                                    shape))
+  if problems:
+    raise UserError("checkpoint %s does not fit the model (%s); use the "
+                    "config it was trained with" % (path, "; ".join(problems)))

@@ -347,8 +347,9 @@ def evaluate(config_name: str, config: configs.IMDBConfig, data_path: str,
   dataset = load_dataset(config, data_path, options.cache_dir)
   run = _build(config, options, training=False)
   with run.graph.as_default(), run.session as session:
-    saver = tf1.train.Saver(model_lib.weight_variables())
-    ckpt_lib.restore_checkpoint(session, saver, path)
+    weights = model_lib.weight_variables()
+    ckpt_lib.check_variable_shapes(path, weights)
+    ckpt_lib.restore_checkpoint(session, tf1.train.Saver(weights), path)
     logging.info("Restored %s", path)
     test = evaluate_examples(session, run.eval_model, dataset.test,
                              config.batch_size)

@@ -120,7 +120,7 @@ def _check_finite(loss: float, step: int) -> None:
     raise UserError(
         "non-finite training loss (%r) at step %d; stopped without saving, "
         "the last checkpoint is intact (try a lower --learning_rate or "
-        "--max_grad_norm)" % (loss, step))
+        "--max_grad_norm)" % (float(loss), step))
 
 
 class _Trainer:

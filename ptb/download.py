@@ -11,6 +11,7 @@ import tempfile
 from absl import logging
 
 from common import data as data_lib
+from common.errors import UserError
 from ptb import reader
 
 URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
@@ -38,7 +39,12 @@ def maybe_download(data_path: str) -> None:
   with tempfile.TemporaryDirectory() as tmp:
     archive = os.path.join(tmp, "simple-examples.tgz")
     logging.info("Downloading %s", URL)
-    data_lib.download(URL, archive)
+    try:
+      data_lib.download(URL, archive)
+    except UserError as e:
+      raise UserError("PTB files missing in %s and the download failed (%s); "
+                      "put %s there, or set DATA_DIR / --data_path" %
+                      (data_path, e, ", ".join(names))) from e
     data_lib.safe_extract(archive, tmp, members_prefix=ARCHIVE_DIR)
     extracted = os.path.join(tmp, ARCHIVE_DIR)
     data_lib.verify_files(extracted, SHA256)

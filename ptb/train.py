@@ -252,8 +252,9 @@ def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
   path = ckpt_lib.find_checkpoint(checkpoint)
   run = _build(config, options)
   with run.graph.as_default(), run.session as session:
-    saver = tf1.train.Saver(model_lib.weight_variables())
-    ckpt_lib.restore_checkpoint(session, saver, path)
+    weights = model_lib.weight_variables()
+    ckpt_lib.check_variable_shapes(path, weights)
+    ckpt_lib.restore_checkpoint(session, tf1.train.Saver(weights), path)
     logging.info("Restored %s", path)
     valid = run_epoch(session, run.models.valid, valid_data, name="valid")
     logging.info("Valid Perplexity: %.3f", valid.perplexity)

@@ -163,6 +163,10 @@ class CommandLineTest(absltest.TestCase):
                                  "--save_path=" + run_dir, "--eval_only")
     self.assertEqual(evaluated.returncode, 0, evaluated.stderr)
     self.assertRegex(evaluated.stderr, r"Valid Perplexity: [\d.]+")
+    other_shape = testutil.run_cli(
+        "ptb/ptb_word_lm.py", *self.tiny_flags, "--hidden_size=9",
+        "--checkpoint=" + run_dir, "--eval_only")
+    testutil.assert_one_line_error(self, other_shape, "does not fit the model")
     with open(os.path.join(run_dir, "metrics.json")) as f:
       metrics = json.load(f)
     self.assertLen(metrics["epochs"], 2)
