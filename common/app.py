@@ -3,6 +3,7 @@
 import sys
 
 from absl import app
+from absl import flags
 
 from common.errors import UserError
 
@@ -26,6 +27,16 @@ class _Guarded:
       sys.exit(130)
 
 
+def _parse_flags(argv):
+  """absl's flag parsing, with a bad flag value as one ``error:`` line."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print("error: %s" % e, file=sys.stderr)
+    sys.exit(2)
+
+
 def run(main):
-  """Runs ``main`` like ``absl.app.run``; ``UserError`` -> one line, exit 2."""
-  app.run(_Guarded(main))
+  """Runs ``main`` like ``absl.app.run``; bad flags or ``UserError`` -> one
+  ``error: ...`` line on stderr and exit status 2, no traceback."""
+  app.run(_Guarded(main), flags_parser=_parse_flags)

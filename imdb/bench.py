@@ -14,9 +14,7 @@ and the full run's duration estimated from these rates
 without early stopping, start-up or checkpoints).
 """
 
-import json
 import os
-import resource
 import sys
 import time
 
@@ -26,6 +24,7 @@ if __package__ in (None, ""):  # `python imdb/bench.py` from a checkout.
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from common import app  # pylint: disable=wrong-import-position
+from common import bench  # pylint: disable=wrong-import-position
 from common import config as config_lib  # pylint: disable=wrong-import-position
 from common.progress import format_duration  # pylint: disable=wrong-import-position
 from imdb import imdb_lstm  # pylint: disable=wrong-import-position
@@ -40,11 +39,6 @@ _WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", 5,
                                      lower_bound=0)
 
 
-def peak_rss_mib() -> float:
-  """Peak resident set size of this process in MiB (Linux: ru_maxrss in KiB)."""
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def estimate_seconds(config, sizes, train_rate: float,
                      eval_rate: float) -> float:
   """Duration of the full run at the measured rates (see module docstring)."""
@@ -57,10 +51,10 @@ def main(argv):
     raise app.UserError("unexpected arguments: %s" % " ".join(argv[1:]))
   name, config = imdb_lstm.config_from_flags()
   options = imdb_lstm.options_from_flags()
-  start = time.time()
+  start = time.perf_counter()
   dataset = train.load_dataset(config, imdb_lstm.data_path_from_flags(),
                                options.cache_dir)
-  load_seconds = time.time() - start
+  load_seconds = time.perf_counter() - start
   result = train.benchmark(config, dataset, options,
                            train_steps=_TRAIN_STEPS.value,
                            eval_steps=_EVAL_STEPS.value,
@@ -71,11 +65,11 @@ def main(argv):
                              result["eval_examples_per_sec"])
   result.update(
       config_name=name, config=config_lib.to_dict(config), examples=sizes,
-      data_load_seconds=load_seconds, peak_rss_mib=peak_rss_mib(),
+      data_load_seconds=load_seconds, peak_rss_mb=bench.peak_rss_mb(),
       cpu_count=os.cpu_count(), intra_op_threads=options.intra_op_threads,
       estimated_run_seconds=seconds,
       estimated_run=format_duration(seconds))
-  print(json.dumps(result, indent=2, sort_keys=True))
+  bench.print_json(result)
 
 
 def run():

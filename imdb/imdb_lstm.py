@@ -1,4 +1,4 @@
-r"""IMDB sentiment LSTM/GRU (the seeds' Keras models) in tf.compat.v1 graph mode.
+r"""IMDB sentiment LSTM/GRU: the seeds' Keras models in tf.compat.v1 graph mode.
 
 Run (from a checkout, or ``imdb-lstm`` after ``pip install .``)::
 
@@ -16,11 +16,14 @@ Reusing ``--save_path`` resumes the run; ``--eval_only`` restores
 
 Test accuracy on the 25,000 test reviews:
 
-| config  | model                     | seed's Keras run | target  | this port       |
-|---------|---------------------------|------------------|---------|-----------------|
-| seed000 | 2x LSTM 64, maxlen 80     | ~0.83            | >= 0.83 | not yet measured |
-| seed001 | LSTM 100, maxlen 500      | (not reported)   | -       | not yet measured |
-| seed003 | LSTM 32, maxlen 500       | 0.86744          | >= 0.867| not yet measured |
+| config  | model                 | seed's Keras run | target   | this port        |
+|---------|-----------------------|------------------|----------|------------------|
+| seed000 | 2x LSTM 64, maxlen 80 | ~0.83            | >= 0.83  | not yet measured |
+| seed001 | LSTM 100, maxlen 500  | (not reported)   | -        | not yet measured |
+| seed003 | LSTM 32, maxlen 500   | 0.86744          | >= 0.867 | not yet measured |
+
+(See ``docs/imdb.md`` for the padding / ``sequence_length`` point, the
+dropout and optimizer details, and the differences from the seeds' scripts.)
 
 Every config field can be overridden by the flag of the same name.
 """

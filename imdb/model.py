@@ -1,19 +1,22 @@
-"""The IMDB sentiment graph: embedding -> stacked LSTM/GRU -> dense 1 -> sigmoid.
+"""The IMDB sentiment graph: embedding -> LSTM/GRU stack -> dense 1 -> sigmoid.
 
 Two graphs share one set of variables::
 
     name_scope Train/  variable_scope Model (creates)     dropout, train_op
     name_scope Eval/   variable_scope Model (reuse=True)  no dropout
 
-Variables and their Keras counterparts (L layers, H units, E embed, V vocab)::
+Variables and their Keras counterparts (H units, E embed, V vocab; ``in`` is
+E for layer 0, else H)::
 
-    Model/embedding                                   [V, E]        Embedding
-    Model/RNN/multi_rnn_cell/cell_{i}/lstm_cell/kernel [in+H, 4H]   LSTM kernel +
-                                                                    recurrent_kernel
-    Model/RNN/multi_rnn_cell/cell_{i}/lstm_cell/bias   [4H]         LSTM bias
-    Model/dense/kernel                                [H, 1]        Dense(1)
-    Model/dense/bias                                  [1]
-    global_step
+    Model/embedding                          [V, E]       Embedding
+    Model/RNN/multi_rnn_cell/cell_{i}/lstm_cell/kernel
+                                             [in+H, 4H]   LSTM kernel and
+                                                          recurrent_kernel
+    Model/RNN/multi_rnn_cell/cell_{i}/lstm_cell/bias
+                                             [4H]         LSTM bias
+    Model/dense/kernel                       [H, 1]       Dense(1)
+    Model/dense/bias                         [1]
+    Model/global_step
 
 So the parameter counts equal Keras's: seed000 1,075,329, seed001 373,301,
 seed003 328,353. (``--cell=gru``: TF1's GRUCell has one bias per gate,
@@ -30,11 +33,14 @@ pads plus the *start* of the review, and it would stop before the review's end
 passes ``sequence_length`` = number of non-pad ids, so the RNN stops at the
 review's last word and never reads a pad.
 
-Dropout. Keras's ``LSTM(dropout=0.5)`` drops the cell *inputs*; here each
-cell is wrapped in ``DropoutWrapper(input_keep_prob=keep_prob)`` in the Train
-graph. Keras draws one mask per review and reuses it at every step; the
-wrapper draws a fresh mask per step (TF1's variational mode would share one
-mask across the whole batch, further from Keras).
+Dropout. Keras's ``LSTM(dropout=0.5)`` drops the cell *inputs* with one mask
+per review, drawn once per batch and reused at every step. Each cell of the
+Train graph is wrapped in :class:`SequenceInputDropoutWrapper`, a
+``DropoutWrapper`` that applies such a ``[batch, input_size]`` mask (made
+before ``dynamic_rnn``, scaled by ``1/keep_prob``). Plain
+``DropoutWrapper(input_keep_prob=...)`` would draw a fresh mask at every step,
+and its ``variational_recurrent=True`` mode one mask for the whole batch;
+neither is what Keras does.
 
 Optimizers follow Keras's defaults: Adam with ``epsilon=1e-7``; RMSprop with
 ``rho=0.9, epsilon=1e-7`` and the mean square starting at 0 (TF1's
@@ -77,8 +83,31 @@ def make_optimizer(config: IMDBConfig) -> tf1.train.Optimizer:
                                epsilon=KERAS_EPSILON)
 
 
+class SequenceInputDropoutWrapper(rnn_cell.DropoutWrapper):
+  """Multiplies the cell's inputs by a fixed mask at every step (Keras dropout).
+
+  ``mask`` is ``[batch, input_size]`` of 0 and ``1/keep_prob``, made outside
+  the RNN loop, so each review keeps the same input units at all its steps.
+  Variables keep the wrapped cell's names (the wrapper adds no scope).
+  """
+
+  def __init__(self, cell, mask: tf.Tensor):
+    super().__init__(cell)  # Keep probabilities 1: the parent drops nothing.
+    self._mask = mask
+
+  def _call_wrapped_cell(self, inputs, state, cell_call_fn, **kwargs):
+    return cell_call_fn(inputs * self._mask, state, **kwargs)
+
+
+def input_dropout_mask(batch_size: tf.Tensor, input_size: int,
+                       keep_prob: tf.Tensor) -> tf.Tensor:
+  """A ``[batch_size, input_size]`` mask of 0 and ``1/keep_prob``."""
+  return tf1.nn.dropout(tf.ones(tf.stack([batch_size, input_size])),
+                        rate=1.0 - keep_prob)
+
+
 def top_output(state) -> tf.Tensor:
-  """The last layer's output in a MultiRNNCell state: ``h`` of LSTM, or GRU's."""
+  """The top layer's output in a MultiRNNCell state (LSTM: its ``h``)."""
   top = state[-1]
   return top.h if isinstance(top, rnn_cell.LSTMStateTuple) else top
 
@@ -118,7 +147,7 @@ class IMDBModel:
     embedded = tf1.nn.embedding_lookup(embedding, self.inputs)
 
     cell = rnn_cell.MultiRNNCell(
-        [self._make_cell() for _ in range(config.num_layers)],
+        [self._make_cell(layer) for layer in range(config.num_layers)],
         state_is_tuple=True)
     sequence_length = self.lengths if config.padding == "post" else None
     _, final_state = tf1.nn.dynamic_rnn(
@@ -147,14 +176,18 @@ class IMDBModel:
       self.train_op = make_optimizer(config).minimize(
           self.loss, global_step=self.global_step)
 
-  def _make_cell(self):
+  def _make_cell(self, layer: int):
+    config = self.config
     # Reuse follows the enclosing variable_scope (see build_models).
-    if self.config.cell == "gru":
-      cell = rnn_cell.GRUCell(self.config.hidden_size)
+    if config.cell == "gru":
+      cell = rnn_cell.GRUCell(config.hidden_size)
     else:
-      cell = rnn_cell.LSTMCell(self.config.hidden_size, state_is_tuple=True)
-    if self.is_training and self.config.dropout > 0:
-      cell = rnn_cell.DropoutWrapper(cell, input_keep_prob=self.keep_prob)
+      cell = rnn_cell.LSTMCell(config.hidden_size, state_is_tuple=True)
+    if self.is_training and config.dropout > 0:
+      input_size = config.embed_size if layer == 0 else config.hidden_size
+      mask = input_dropout_mask(tf.shape(self.inputs)[0], input_size,
+                                self.keep_prob)
+      cell = SequenceInputDropoutWrapper(cell, mask)
     return cell
 
 

@@ -1,4 +1,4 @@
-"""IMDB training, evaluation, benchmark and the seeds' comparison (owns the Session).
+"""IMDB training, evaluation, benchmark, seeds' comparison (owns the Session).
 
 One epoch = one pass over the training reviews in a fresh order
 (``reader.epoch_order(seed, epoch)``, so a resumed run sees the same orders),
@@ -18,11 +18,12 @@ checkpoint is written, so the last checkpoint stays the last good one.
 
 import dataclasses
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional
 
 from absl import logging
 import numpy as np
 
+from common import bench
 from common import checkpoint as ckpt_lib
 from common import compare
 from common import config as config_lib
@@ -121,7 +122,7 @@ def train_epoch(session: tf1.Session, model: model_lib.IMDBModel,
     if not np.isfinite(loss):
       raise UserError("non-finite training loss (%r) in %s at step %d; "
                       "stopped without saving, the last checkpoint is intact"
-                      % (loss, epoch_name, step + 1))
+                      % (float(loss), epoch_name, step + 1))
     n = len(index)
     loss_sum += float(loss) * n
     correct += float(accuracy) * n
@@ -363,42 +364,46 @@ def benchmark(config: configs.IMDBConfig, dataset: reader.Dataset,
               eval_steps: int = 20, warmup_steps: int = 5) -> Dict[str, Any]:
   """Training and evaluation throughput after warm-up (nothing is saved).
 
+  Training steps take full batches of the first epoch's order, eval steps
+  full batches of test reviews; each is timed after ``warmup_steps`` untimed
+  ones.
+
   Returns:
     ``train_examples_per_sec``, ``eval_examples_per_sec`` and the steps run.
   """
   run = _build(config, options)
-  order = reader.epoch_order(len(dataset.train), config.seed, 0)
-  train_index = _wrapped_batches(order, config.batch_size,
-                                 warmup_steps + train_steps)
-  eval_index = _wrapped_batches(np.arange(len(dataset.test)),
-                                config.batch_size, warmup_steps + eval_steps)
   with run.graph.as_default(), run.session as session:
     session.run(tf1.global_variables_initializer())
     m = run.models
-    train_rate = _time_steps(session, [m.train.loss, m.train.train_op],
-                             m.train, dataset.train, train_index, warmup_steps)
-    eval_rate = _time_steps(session, [m.eval.loss], m.eval, dataset.test,
-                            eval_index, warmup_steps)
-  return {"train_examples_per_sec": train_rate,
-          "eval_examples_per_sec": eval_rate, "train_steps": train_steps,
+    order = reader.epoch_order(len(dataset.train), config.seed, 0)
+    train_step = _stepper(session, [m.train.loss, m.train.train_op], m.train,
+                          dataset.train, order)
+    eval_step = _stepper(session, [m.eval.loss], m.eval, dataset.test,
+                         np.arange(len(dataset.test)))
+    rates = {name: _examples_per_sec(step, config.batch_size, steps,
+                                     warmup_steps)
+             for name, step, steps in (("train", train_step, train_steps),
+                                       ("eval", eval_step, eval_steps))}
+  return {"train_examples_per_sec": rates["train"],
+          "eval_examples_per_sec": rates["eval"], "train_steps": train_steps,
           "eval_steps": eval_steps, "warmup_steps": warmup_steps,
           "batch_size": config.batch_size}
 
 
-def _wrapped_batches(order: np.ndarray, batch_size: int, steps: int):
-  """``steps`` full batches of ``order``, wrapping around at its end."""
-  return [np.take(order, np.arange(i * batch_size, (i + 1) * batch_size),
-                  mode="wrap") for i in range(steps)]
+def _stepper(session: tf1.Session, fetches, model: model_lib.IMDBModel,
+             examples: reader.Examples, order: np.ndarray):
+  """A function running ``fetches`` on the next full batch of ``order``."""
+  batch_size = model.config.batch_size
+  position = [0]
+
+  def step():
+    index = np.take(order, np.arange(position[0], position[0] + batch_size),
+                    mode="wrap")
+    position[0] += batch_size
+    session.run(fetches, _feed(model, examples, index))
+  return step
 
 
-def _time_steps(session: tf1.Session, fetches, model: model_lib.IMDBModel,
-                examples: reader.Examples, index: Sequence[np.ndarray],
-                warmup_steps: int) -> float:
-  """Examples/s of ``session.run(fetches)`` over ``index[warmup_steps:]``."""
-  for i in index[:warmup_steps]:
-    session.run(fetches, _feed(model, examples, i))
-  start, n = time.time(), 0
-  for i in index[warmup_steps:]:
-    session.run(fetches, _feed(model, examples, i))
-    n += len(i)
-  return n / max(time.time() - start, 1e-9)
+def _examples_per_sec(step, batch_size: int, steps: int, warmup: int) -> float:
+  bench.timed(step, warmup)
+  return steps * batch_size / bench.timed(step, steps)

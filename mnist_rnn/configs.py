@@ -3,24 +3,25 @@
 ``get_config(model, name)`` picks the preset; the entry script then applies
 the flags the user set (:func:`common.config.apply_overrides`).
 
-| model         | config | cells   | keep | Adam lr (decay)   | clip | batch | steps  | epochs |
-|---------------|--------|---------|------|-------------------|------|-------|--------|--------|
-| stacked       | small  | 2 x 128 | 0.5  | 1e-3              | -    | 128   | 1,000  | 2.3    |
-| stacked       | medium | 2 x 128 | 0.5  | 1e-3, x0.5 / 4k   | 5    | 128   | 12,000 | 27.9   |
-| stacked       | large  | 2 x 256 | 0.5  | 1e-3, x0.5 / 3k   | 5    | 128   | 8,000  | 18.6   |
-| stacked       | test   | 1 x 8   | 1.0  | 1e-2              | -    | 16    | 6      | -      |
-| bidirectional | small  | 1 x 128 | 0.8  | 1e-3              | -    | 200   | 2,000  | 7.3    |
-| bidirectional | medium | 1 x 128 | 0.8  | 1e-3, x0.5 / 3k   | 5    | 200   | 9,000  | 32.7   |
-| bidirectional | large  | 1 x 256 | 0.7  | 1e-3, x0.5 / 2k   | 5    | 200   | 6,000  | 21.8   |
-| bidirectional | test   | 1 x 8   | 1.0  | 1e-2              | -    | 16    | 6      | -      |
+| model         | config | cells   | keep | Adam lr       | batch | steps (ep) |
+|---------------|--------|---------|------|---------------|-------|------------|
+| stacked       | small  | 2 x 128 | 0.5  | 1e-3          | 128   | 1000 (2)   |
+| stacked       | medium | 2 x 128 | 0.5  | 1e-3, x0.5/4k | 128   | 12000 (28) |
+| stacked       | large  | 2 x 256 | 0.5  | 1e-3, x0.5/3k | 128   | 8000 (19)  |
+| stacked       | test   | 1 x 8   | 1.0  | 1e-2          | 16    | 6          |
+| bidirectional | small  | 1 x 128 | 0.8  | 1e-3          | 200   | 2000 (7)   |
+| bidirectional | medium | 1 x 128 | 0.8  | 1e-3, x0.5/3k | 200   | 9000 (33)  |
+| bidirectional | large  | 1 x 256 | 0.7  | 1e-3, x0.5/2k | 200   | 6000 (22)  |
+| bidirectional | test   | 1 x 8   | 1.0  | 1e-2          | 16    | 6          |
 
 ``small`` is the seed's settings exactly (``002_6d8b152f4cde30d8.txt``),
 including the bidirectional script's early stop once a progress minibatch
 reaches 99.9% accuracy; only its backward-output merge is not the default
 (``--bi_merge=seed`` restores it, see ``bi_merge``). ``medium`` trains the
 seed's networks ~28 (stacked) and ~33 (bidirectional) epochs, halving the
-learning rate twice and clipping gradients, aiming at the issue's >= 98.8%
-test accuracy; ``large`` doubles the width for ~19 / ~22 epochs.
+learning rate twice and clipping gradients to global norm 5, aiming at the
+issue's >= 98.8% test accuracy; ``large`` doubles the width for ~19 / ~22
+epochs.
 Measured accuracies and wall times are in ``docs/mnist_rnn.md``.
 """
 
@@ -43,9 +44,10 @@ class MnistRnnConfig:
   hidden_size: int  # Units per cell (the seed's hidden_size).
   num_layers: int  # Stacked layers; "bidirectional" supports 1 only.
   keep_prob: float  # DropoutWrapper output_keep_prob while training.
-  bi_merge: str  # "final": fw output at t=27 + bw output at t=0 (each
-  #                direction after reading all 28 rows); "seed": the seed's
-  #                outputs[:, -1] of both (bw has seen only the last row).
+  bi_merge: str  # Bidirectional only. "final": fw output at t=27 + bw
+  #                output at t=0 (each direction after reading all 28 rows);
+  #                "seed": the seed's outputs[:, -1] of both (so bw has read
+  #                only the last row).
   learning_rate: float  # Adam's initial learning rate.
   lr_decay: float  # Learning rate x this every lr_decay_steps (1 = constant).
   lr_decay_steps: int  # Steps between learning-rate decays.
@@ -54,7 +56,8 @@ class MnistRnnConfig:
   max_steps: int  # Training steps in total (the seed's loop count).
   stop_at_accuracy: float  # Stop early once a progress minibatch's accuracy
   #                          reaches this (the seed's bidirectional script
-  #                          used 0.999); 0 = never.
+  #                          used 0.999); 0 = never (and a run that stopped
+  #                          early goes on when resumed with 0).
   log_every: int  # Steps between progress lines (minibatch accuracy, loss).
   eval_every: int  # Steps between validation-accuracy evaluations.
   checkpoint_every: int  # Steps between checkpoints (one is also written at
@@ -70,6 +73,9 @@ class MnistRnnConfig:
         "eval_every", "checkpoint_every")
     config_lib.check_non_negative(self, "max_grad_norm", "stop_at_accuracy")
     config_lib.check_keep_prob(self, "keep_prob")
+    if self.stop_at_accuracy > 1:
+      raise UserError("stop_at_accuracy must be in [0, 1], got %r" %
+                      self.stop_at_accuracy)
     if self.model == "bidirectional" and self.num_layers != 1:
       raise UserError(
           "the bidirectional model has one layer per direction; got "
@@ -143,7 +149,7 @@ def get_config(model: str, name: str) -> MnistRnnConfig:
   """
   if model not in CONFIGS:
     raise UserError("unknown model %r; valid: %s" %
-                               (model, ", ".join(MODELS)))
+                    (model, ", ".join(MODELS)))
   return CONFIGS[model].get(name)
 
 

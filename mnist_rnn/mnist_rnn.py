@@ -35,7 +35,7 @@ import dataclasses
 import os
 import sys
 
-if __package__ in (None, ""):  # `python mnist_rnn/mnist_rnn.py` from a checkout.
+if __package__ in (None, ""):  # `python mnist_rnn/mnist_rnn.py` in a checkout.
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position

@@ -151,10 +151,12 @@ class _Trainer:
       return
     self.data.train.set_state(state["data"])
     self.step = int(self.run.session.run(self.run.model.global_step))
-    self.stopped_early = bool(state.get("stopped_early", False))
+    # An early stop holds unless the resumed config no longer asks for it.
+    self.stopped_early = (bool(state.get("stopped_early", False)) and
+                          self.config.stop_at_accuracy > 0)
     self.train_seconds = float(state.get("train_seconds", 0.0))
     self.last_saved_step = self.step
-    logging.info("Resumed from %s at step %d (epoch %d)%s",
+    logging.info("Resumed from %s at step %d (epochs_completed %d)%s",
                  state["checkpoint"], self.step,
                  self.data.train.epochs_completed,
                  "; it had stopped early" if self.stopped_early else "")
@@ -186,8 +188,8 @@ class _Trainer:
     accuracy, loss, lr = self.run.session.run(
         [model.accuracy, model.loss, model.learning_rate],
         model.feed(images, labels, keep_prob=1.0))
-    logging.info("epoch %d step %d/%d: minibatch accuracy %.4f loss %.4f "
-                 "lr %.3g, %.0f examples/s, ETA %s",
+    logging.info("epochs_completed %d step %d/%d: minibatch accuracy %.4f "
+                 "loss %.4f lr %.3g, %.0f examples/s, ETA %s",
                  self.data.train.epochs_completed, self.step,
                  self.config.max_steps, accuracy, loss, lr, meter.rate(),
                  meter.eta())
@@ -255,32 +257,41 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
   logging.info("options: %s", options)
   run = _build(config, is_training=True, options=options)
   metrics = MetricsLog(options.save_path, config_dict)
-  with run.graph.as_default(), run.session:
-    logging.info("%d trainable parameters",
-                 model_lib.num_parameters(model_lib.weight_variables()))
-    checkpointer = None
-    if options.save_path:
-      checkpointer = ckpt_lib.Checkpointer(
-          options.save_path, run.saver, config_dict,
-          mutable_fields=configs.RESUMABLE_CHANGES)
-    trainer = _Trainer(config, data, run, options, metrics, checkpointer)
-    trainer.restore_or_init()
-    meter = trainer.loop()
-    train_seconds = trainer.train_seconds + meter.elapsed()
-    finished = trainer.step >= config.max_steps or trainer.stopped_early
-    metrics.set(seed=options.seed, step=trainer.step, finished=finished,
-                stopped_early=trainer.stopped_early,
-                epochs_completed=data.train.epochs_completed,
-                train_seconds=train_seconds,
-                train_examples_per_sec=meter.rate() if meter.steps else None)
-    if not finished:
-      logging.info("Paused at step %d of %d; run again with the same "
-                   "--save_path to resume", trainer.step, config.max_steps)
-      metrics.close()
-      return metrics.record
-    valid_accuracy = trainer.validate()
-    test_accuracy, test_loss = evaluate_set(run.session, run.model, data.test,
-                                            options.eval_batch_size)
+  try:
+    with run.graph.as_default(), run.session:
+      _train(config, data, run, options, metrics)
+  finally:
+    metrics.close()
+  return metrics.record
+
+
+def _train(config: configs.MnistRnnConfig, data: reader.DataSets, run: _Run,
+           options: RunOptions, metrics: MetricsLog) -> None:
+  """The body of :func:`train`, inside the graph and the session."""
+  logging.info("%d trainable parameters",
+               model_lib.num_parameters(model_lib.weight_variables()))
+  checkpointer = None
+  if options.save_path:
+    checkpointer = ckpt_lib.Checkpointer(
+        options.save_path, run.saver, config_lib.to_dict(config),
+        mutable_fields=configs.RESUMABLE_CHANGES)
+  trainer = _Trainer(config, data, run, options, metrics, checkpointer)
+  trainer.restore_or_init()
+  meter = trainer.loop()
+  train_seconds = trainer.train_seconds + meter.elapsed()
+  finished = trainer.step >= config.max_steps or trainer.stopped_early
+  metrics.set(seed=options.seed, step=trainer.step, finished=finished,
+              stopped_early=trainer.stopped_early,
+              epochs_completed=data.train.epochs_completed,
+              train_seconds=train_seconds,
+              train_examples_per_sec=meter.rate() if meter.steps else None)
+  if not finished:
+    logging.info("Paused at step %d of %d; run again with the same "
+                 "--save_path to resume", trainer.step, config.max_steps)
+    return
+  valid_accuracy = trainer.validate()
+  test_accuracy, test_loss = evaluate_set(run.session, run.model, data.test,
+                                          options.eval_batch_size)
   logging.info("step %d: test accuracy %.4f loss %.4f (all %d test images); "
                "trained %.0f s", trainer.step, test_accuracy, test_loss,
                data.test.num_examples, train_seconds)
@@ -290,9 +301,7 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
   metrics.set(validation_accuracy=valid_accuracy,
               test_accuracy=test_accuracy, test_loss=test_loss,
               comparison=rows)
-  metrics.close()
   _log_comparison(rows)
-  return metrics.record
 
 
 def saved_config(path: str) -> Optional[configs.MnistRnnConfig]:
@@ -333,6 +342,7 @@ def evaluate(config: configs.MnistRnnConfig, data: reader.DataSets,
   path = ckpt_lib.find_checkpoint(checkpoint)
   run = _build(config, is_training=False, options=options)
   with run.graph.as_default(), run.session as session:
+    ckpt_lib.check_variable_shapes(path, tf1.global_variables())
     ckpt_lib.restore_checkpoint(session, run.saver, path)
     step = int(session.run(run.model.global_step))
     logging.info("Restored %s (step %d)", path, step)

@@ -3,6 +3,8 @@
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 from unittest import mock
 
 from absl.testing import absltest
@@ -192,12 +194,21 @@ class CommandLineTest(absltest.TestCase):
                                   *extra)
         testutil.assert_one_line_error(self, result, needle)
 
+  def test_console_script_installed(self):
+    script = os.path.join(os.path.dirname(sys.executable), "ptb-word-lm")
+    self.assertTrue(os.path.exists(script),
+                    "run.sh installs the package; %s is missing" % script)
+    result = subprocess.run([script, "--model=huge"], capture_output=True,
+                            text=True, timeout=300, check=False)
+    self.assertNotEqual(result.returncode, 0)
+    self.assertIn("value should be one of", result.stderr)
+
   def test_unknown_model_flag(self):
     result = testutil.run_cli("ptb/ptb_word_lm.py", "--model=huge")
-    self.assertNotEqual(result.returncode, 0)
-    self.assertNotIn("Traceback", result.stderr)
-    self.assertIn("value should be one of <small|medium|large|test>",
-                  result.stderr)
+    testutil.assert_one_line_error(
+        self, result, "value should be one of <small|medium|large|test>")
+    result = testutil.run_cli("ptb/ptb_word_lm.py", "--num_threads=-1")
+    testutil.assert_one_line_error(self, result, "num_threads")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,330 @@
+"""Tests for imdb/reader.py: tokens, Keras ids, padding, reading, cache, splits."""
+
+import collections
+import os
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import numpy as np
+
+from common.errors import UserError
+from imdb import reader
+from tests import imdb_fixtures
+from tests import testutil
+
+
+def _corpora_equal(testcase, a: reader.Corpus, b: reader.Corpus) -> None:
+  testcase.assertEqual(a.words, b.words)
+  for split in reader.SPLITS:
+    for field in ("ranks", "offsets", "labels", "review_ids", "ratings"):
+      np.testing.assert_array_equal(getattr(getattr(a, split), field),
+                                    getattr(getattr(b, split), field))
+
+
+class TokenizeTest(parameterized.TestCase):
+
+  @parameterized.named_parameters(
+      ("lowercase_and_punctuation", "This movie was GREAT!!! (Really.)",
+       ["this", "movie", "was", "great", "really"]),
+      ("br_removed", "Bad.<br /><br />Worse.<br/>End<BR />x",
+       ["bad", "worse", "end", "x"]),
+      ("in_word_apostrophes_kept", "I didn't like 'it' -- it's 80's trash",
+       ["i", "didn't", "like", "it", "it's", "80's", "trash"]),
+      ("digits_and_accents", "10/10, café-au-lait_x",
+       ["10", "10", "café", "au", "lait", "x"]),
+      ("nothing", " ... !!! <br /> ", []),
+  )
+  def test_tokenize(self, text, expected):
+    self.assertEqual(reader.tokenize(text), expected)
+
+
+class VocabAndIdsTest(absltest.TestCase):
+
+  def test_vocab_by_count_then_word(self):
+    words = reader.build_vocab([["b", "a", "c"], ["b", "a", "d", "d"], ["e"]])
+    self.assertEqual(words, ("a", "b", "d", "c", "e"))
+
+  def test_keras_id_conventions(self):
+    rank = {w: i + 1 for i, w in enumerate(("the", "and", "a", "of"))}
+    ranks = reader.to_ranks(["the", "of", "zebra", "and", "a"], rank)
+    np.testing.assert_array_equal(ranks, [1, 4, 0, 2, 3])
+    # rank r -> r + 3 ("the" = 4, id 3 unused); unknown (0) and ids >= num_words
+    # (of = 7 with num_words=7) -> OOV 2.
+    np.testing.assert_array_equal(reader.ranks_to_ids(ranks, num_words=7),
+                                  [4, 2, 2, 5, 6])
+    np.testing.assert_array_equal(reader.ranks_to_ids(ranks, num_words=100),
+                                  [4, 7, 2, 5, 6])
+
+  def test_encode_prepends_start(self):
+    split = reader.TokenizedSplit(
+        ranks=np.array([1, 2, 5, 3], np.int32),
+        offsets=np.array([0, 3, 3, 4]), labels=np.array([1, 0, 1]),
+        review_ids=np.array([1, 2, 3]), ratings=np.array([9, 2, 8]))
+    encoded = reader.encode(split, num_words=8)
+    self.assertEqual([e.tolist() for e in encoded], [[1, 4, 5, 2], [1], [1, 6]])
+
+
+class PadSequencesTest(parameterized.TestCase):
+
+  SEQS = [[1, 2, 3, 4, 5], [6, 7], []]
+
+  @parameterized.named_parameters(
+      ("keras_default_pre_pre", "pre", "pre",
+       [[3, 4, 5], [0, 6, 7], [0, 0, 0]]),
+      ("pre_post", "pre", "post", [[1, 2, 3], [0, 6, 7], [0, 0, 0]]),
+      ("post_pre", "post", "pre", [[3, 4, 5], [6, 7, 0], [0, 0, 0]]),
+      ("post_post", "post", "post", [[1, 2, 3], [6, 7, 0], [0, 0, 0]]),
+  )
+  def test_modes(self, padding, truncating, expected):
+    out = reader.pad_sequences(self.SEQS, 3, padding=padding,
+                               truncating=truncating)
+    self.assertEqual(out.dtype, np.int32)
+    np.testing.assert_array_equal(out, expected)
+
+  def test_defaults_keep_the_last_maxlen(self):
+    np.testing.assert_array_equal(reader.pad_sequences([[1, 9, 8, 7]], 2),
+                                  [[8, 7]])
+    np.testing.assert_array_equal(reader.pad_sequences([[1, 9]], 4),
+                                  [[0, 0, 1, 9]])
+
+  def test_bad_mode(self):
+    with self.assertRaisesRegex(UserError, "padding must be"):
+      reader.pad_sequences(self.SEQS, 3, padding="middle")
+
+
+class ReadTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.tmp = self.create_tempdir().full_path
+
+  def test_directory(self):
+    root = imdb_fixtures.write_tree(self.tmp, n_per_folder=6)
+    corpus = reader.load_corpus(root)
+    self.assertLen(corpus.train, 12)
+    self.assertLen(corpus.test, 12)
+    # Sorted by (label, id): the 6 negatives first.
+    np.testing.assert_array_equal(corpus.train.labels, [0] * 6 + [1] * 6)
+    np.testing.assert_array_equal(corpus.train.review_ids[:6], range(6))
+    self.assertEqual(corpus.train.ratings[0], 1)
+    self.assertEqual(corpus.train.ratings[6], 7)
+    # Vocabulary from training reviews only: "test" is unknown (rank 0),
+    # "train" is known; "br" never becomes a word.
+    self.assertIn("train", corpus.words)
+    self.assertNotIn("test", corpus.words)
+    self.assertNotIn("br", corpus.words)
+    counts = collections.Counter(
+        w for f, files in imdb_fixtures.reviews(6).items()
+        if f.startswith("train") for data in files.values()
+        for w in reader.tokenize(data.decode()))
+    self.assertEqual(list(corpus.words),
+                     sorted(counts, key=lambda w: (-counts[w], w)))
+    # Tied counts are ordered by the word.
+    self.assertEqual(corpus.words[:3], ("extra", "train", "words"))
+    test_words = [reader.tokenize(t) for t in ("Extra test words.",)][0]
+    self.assertEqual(reader.to_ranks(test_words, {
+        w: i + 1 for i, w in enumerate(corpus.words)})[1], 0)
+    # First review: "An awful film. Boring and bad.<br />I hated it."
+    first = corpus.train.ranks[:corpus.train.offsets[1]]
+    self.assertEqual([corpus.words[r - 1] for r in first],
+                     ["an", "awful", "film", "boring", "and", "bad", "i",
+                      "hated", "it"])
+
+  def test_archive_equals_directory_and_aclimdb_itself(self):
+    from_dir = reader.load_corpus(imdb_fixtures.write_tree(self.tmp))
+    archive = imdb_fixtures.write_archive(os.path.join(self.tmp, "r.tar.gz"))
+    _corpora_equal(self, reader.load_corpus(archive), from_dir)
+    _corpora_equal(self, reader.load_corpus(os.path.join(self.tmp,
+                                                         "aclImdb")), from_dir)
+
+  def test_directory_is_preferred_over_archive(self):
+    imdb_fixtures.write_tree(self.tmp)
+    with open(os.path.join(self.tmp, "aclImdb_v1.tar.gz"), "wb") as f:
+      f.write(b"not an archive")
+    self.assertEqual(reader.find_source(self.tmp),
+                     os.path.join(self.tmp, "aclImdb"))
+
+  def test_unsafe_archive_member_is_refused(self):
+    archive = imdb_fixtures.write_archive(
+        os.path.join(self.tmp, "evil.tar.gz"),
+        extra={"aclImdb/../../escaped.txt": b"gotcha"})
+    with self.assertRaisesRegex(UserError, "unsafe path"):
+      reader.load_corpus(archive)
+    self.assertFalse(os.path.exists(os.path.join(self.tmp, "escaped.txt")))
+    self.assertFalse(os.path.exists(os.path.join(os.path.dirname(self.tmp),
+                                                 "escaped.txt")))
+
+  def test_absolute_path_and_link_members_are_refused(self):
+    absolute = imdb_fixtures.write_archive(
+        os.path.join(self.tmp, "abs.tar.gz"), extra={"/tmp/x.txt": b"x"})
+    with self.assertRaisesRegex(UserError, "unsafe path"):
+      reader.load_corpus(absolute)
+    link = imdb_fixtures.write_archive(os.path.join(self.tmp, "l.tar.gz"),
+                                       symlink="aclImdb/train/pos/99_9.txt")
+    with self.assertRaisesRegex(UserError, "link or device"):
+      reader.load_corpus(link)
+
+  def test_published_archive_name_is_checksummed(self):
+    imdb_fixtures.write_archive(
+        os.path.join(self.tmp, "aclImdb_v1_labeled.tar.gz"))
+    with self.assertRaisesRegex(UserError, "checksum mismatch"):
+      reader.load_corpus(self.tmp)
+
+
+class BadInputTest(parameterized.TestCase):
+
+  @parameterized.named_parameters(
+      ("missing_folder", {"test/neg": None}, "missing IMDB folder"),
+      ("empty_file", {"train/pos/3_9.txt": b"  \n"}, "empty review file"),
+      ("not_utf8", {"train/neg/2_3.txt": b"caf\xe9 awful"}, "not valid UTF-8"),
+      ("bad_name", {"train/pos/great.txt": b"great"}, "unexpected review file"),
+      ("bad_rating", {"train/pos/5_11.txt": b"great"}, "rating 1..10"),
+  )
+  def test_directory(self, replace, message):
+    root = imdb_fixtures.write_tree(self.create_tempdir().full_path,
+                                    replace=replace)
+    with self.assertRaisesRegex(UserError, message):
+      reader.load_corpus(root)
+
+  def test_empty_folder(self):
+    root = self.create_tempdir().full_path
+    imdb_fixtures.write_tree(root)
+    folder = os.path.join(root, "aclImdb", "test", "pos")
+    for name in os.listdir(folder):
+      os.remove(os.path.join(folder, name))
+    with self.assertRaisesRegex(UserError, "no reviews in aclImdb/test/pos"):
+      reader.load_corpus(root)
+
+  def test_no_data(self):
+    root = self.create_tempdir().full_path
+    with self.assertRaisesRegex(UserError, "no IMDB data.*--download"):
+      reader.load_corpus(root)
+    with self.assertRaisesRegex(UserError, "does not exist"):
+      reader.load_corpus(os.path.join(root, "nope"))
+
+  def test_corrupt_archive(self):
+    path = os.path.join(self.create_tempdir().full_path, "x.tar.gz")
+    with open(path, "wb") as f:
+      f.write(b"\x1f\x8b" + b"garbage" * 100)
+    with self.assertRaisesRegex(UserError, "cannot read archive"):
+      reader.load_corpus(path)
+
+  def test_non_utf8_in_archive_names_the_member(self):
+    tmp = self.create_tempdir().full_path
+    archive = imdb_fixtures.write_archive(
+        os.path.join(tmp, "a.tar.gz"),
+        extra={"aclImdb/test/pos/77_8.txt": b"\xff\xfe bad"})
+    with self.assertRaisesRegex(UserError, r"a\.tar\.gz:aclImdb/test/pos/77_8"):
+      reader.load_corpus(archive)
+
+
+class CacheTest(absltest.TestCase):
+
+  def test_cache_roundtrip_and_invalidation(self):
+    tmp = self.create_tempdir().full_path
+    cache = os.path.join(tmp, "cache")
+    archive = imdb_fixtures.write_archive(os.path.join(tmp, "r.tar.gz"))
+    first = reader.load_corpus(archive, cache)
+    files = os.listdir(cache)
+    self.assertLen(files, 1)
+    _corpora_equal(self, reader.load_corpus(archive, cache), first)
+    # A changed source gets a new cache file.
+    imdb_fixtures.write_archive(archive, n_per_folder=5)
+    changed = reader.load_corpus(archive, cache)
+    self.assertLen(changed.train, 10)
+    self.assertLen(os.listdir(cache), 2)
+
+  def test_corrupt_cache_is_rebuilt(self):
+    tmp = self.create_tempdir().full_path
+    cache = os.path.join(tmp, "cache")
+    root = imdb_fixtures.write_tree(tmp)
+    first = reader.load_corpus(root, cache)
+    (name,) = os.listdir(cache)
+    with open(os.path.join(cache, name), "wb") as f:
+      f.write(b"broken")
+    _corpora_equal(self, reader.load_corpus(root, cache), first)
+
+  def test_directory_edit_invalidates(self):
+    tmp = self.create_tempdir().full_path
+    cache = os.path.join(tmp, "cache")
+    root = imdb_fixtures.write_tree(tmp)
+    reader.load_corpus(root, cache)
+    with open(os.path.join(root, "aclImdb", "train", "pos", "0_7.txt"),
+              "w") as f:
+      f.write("zzzword only here")
+    self.assertIn("zzzword", reader.load_corpus(root, cache).words)
+
+
+class DatasetTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.corpus = reader.load_corpus(imdb_fixtures.write_tree(
+        self.create_tempdir().full_path, n_per_folder=10))
+
+  def test_split_is_deterministic_and_complete(self):
+    a = reader.make_dataset(self.corpus, 30, 8, validation_split=0.25, seed=1)
+    b = reader.make_dataset(self.corpus, 30, 8, validation_split=0.25, seed=1)
+    c = reader.make_dataset(self.corpus, 30, 8, validation_split=0.25, seed=2)
+    self.assertLen(a.train, 15)
+    self.assertLen(a.valid, 5)
+    self.assertLen(a.test, 20)
+    np.testing.assert_array_equal(a.valid.x, b.valid.x)
+    self.assertFalse(np.array_equal(a.train.x, c.train.x))
+    everything = reader.make_examples(self.corpus.train, 30, 8)
+    rows = lambda x: sorted(map(tuple, x.tolist()))
+    self.assertEqual(rows(np.concatenate([a.train.x, a.valid.x])),
+                     rows(everything.x))
+    self.assertEqual(a.train.y.sum() + a.valid.y.sum(), 10)
+    self.assertEqual(a.train.x.shape, (15, 8))
+    self.assertTrue((a.train.x < 30).all())
+
+  def test_validation_size(self):
+    self.assertEqual(reader.validation_size(25000, 0.2), 5000)
+    self.assertEqual(reader.validation_size(25000, 0.00256), 64)
+    self.assertEqual(reader.validation_size(10, 0.01), 1)
+    self.assertEqual(reader.validation_size(10, 0.0), 0)
+    with self.assertRaisesRegex(UserError, "leaves no training"):
+      reader.validation_size(3, 0.9)
+
+  def test_epoch_order_and_batches(self):
+    np.testing.assert_array_equal(reader.epoch_order(50, 7, 3),
+                                  reader.epoch_order(50, 7, 3))
+    self.assertFalse(np.array_equal(reader.epoch_order(50, 7, 3),
+                                    reader.epoch_order(50, 7, 4)))
+    order = reader.epoch_order(10, 0, 0)
+    parts = list(reader.batches(10, 4, order))
+    self.assertEqual([len(p) for p in parts], [4, 4, 2])
+    np.testing.assert_array_equal(np.concatenate(parts), order)
+    self.assertEqual(reader.num_batches(10, 4), 3)
+
+
+class RealDataTest(absltest.TestCase):
+  """The shared labeled archive (missing data is a failure, not a skip)."""
+
+  def test_real_imdb(self):
+    cache = self.create_tempdir().full_path
+    corpus = reader.load_corpus(testutil.data_dir("imdb"), cache)
+    self.assertLen(corpus.train, 25000)
+    self.assertLen(corpus.test, 25000)
+    self.assertEqual(int(corpus.train.labels.sum()), 12500)
+    self.assertEqual(int(corpus.test.labels.sum()), 12500)
+    self.assertEqual(corpus.words[:4], ("the", "and", "a", "of"))
+    self.assertNotIn("br", corpus.words[:5000])
+    self.assertIn("don't", corpus.words[:200])
+    dataset = reader.make_dataset(corpus, 10000, 500, validation_split=0.2,
+                                  seed=22)
+    self.assertEqual(dataset.train.x.shape, (20000, 500))
+    self.assertEqual(dataset.valid.x.shape, (5000, 500))
+    self.assertEqual(dataset.test.x.shape, (25000, 500))
+    self.assertEqual(int(dataset.train.x.max()), 9999)
+    # "the" is id 4; id 3 is never used; short reviews start with 1 after pads.
+    self.assertGreater((dataset.train.x == 4).sum(), 100000)
+    self.assertEqual(int((dataset.train.x == 3).sum()), 0)
+    short = dataset.test.x[dataset.test.x[:, 0] == reader.PAD]
+    first = (short != 0).argmax(axis=1)
+    self.assertTrue((short[np.arange(len(short)), first] == reader.START).all())
+
+
+if __name__ == "__main__":
+  absltest.main()

@@ -1,0 +1,205 @@
+"""Tests for imdb/train.py, imdb/imdb_lstm.py and imdb/bench.py: tiny end-to-end
+runs (train -> checkpoint -> resume -> eval), early stopping, aborts, CLI."""
+
+import dataclasses
+import json
+import os
+import re
+from unittest import mock
+
+from absl.testing import absltest
+from absl.testing import parameterized
+
+from common import checkpoint as ckpt_lib
+from common.errors import UserError
+from imdb import configs
+from imdb import train as train_lib
+from tests import imdb_fixtures
+from tests import testutil
+
+TEST = configs.CONFIGS.get("test")  # 15 train / 5 valid reviews: 4 steps.
+
+
+class EarlyStoppingTest(parameterized.TestCase):
+
+  @parameterized.named_parameters(
+      ("first_epoch", None, 0, 0.7, 2, (0.7, 0, False)),
+      ("improves", 0.7, 1, 0.6, 2, (0.6, 0, False)),
+      ("equal_is_no_improvement", 0.7, 0, 0.7, 2, (0.7, 1, False)),
+      ("patience_reached", 0.7, 1, 0.8, 2, (0.7, 2, True)),
+      ("patience_zero_never_stops", 0.7, 5, 0.9, 0, (0.7, 6, False)),
+  )
+  def test_keras_semantics(self, best, wait, loss, patience, expected):
+    self.assertEqual(train_lib.early_stopping(best, wait, loss, patience),
+                     expected)
+
+
+class TrainTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    tmp = self.create_tempdir().full_path
+    self.data = imdb_fixtures.write_tree(os.path.join(tmp, "data"),
+                                         n_per_folder=10)
+    self.run_dir = os.path.join(tmp, "run")
+    self.options = train_lib.RunOptions(save_path=self.run_dir, log_every=2)
+
+  def _state(self):
+    with open(os.path.join(self.run_dir, ckpt_lib.STATE_FILE)) as f:
+      return json.load(f)
+
+  def test_train_interrupt_resume_eval(self):
+    real_epoch = train_lib.train_epoch
+    calls = []
+
+    def crash_in_second_epoch(*args, **kwargs):
+      calls.append(1)
+      if len(calls) == 2:
+        raise KeyboardInterrupt
+      return real_epoch(*args, **kwargs)
+
+    with mock.patch.object(train_lib, "train_epoch",
+                           side_effect=crash_in_second_epoch):
+      with self.assertRaises(KeyboardInterrupt):
+        train_lib.train("test", TEST, self.data, self.options)
+    self.assertEqual(self._state()["epoch"], 1)
+    self.assertEqual(self._state()["checkpoint"], "model.ckpt-4")
+
+    record = train_lib.train("test", TEST, self.data, self.options)
+    self.assertEqual([e["epoch"] for e in record["epochs"]], [1, 2])
+    self.assertEqual(self._state()["checkpoint"], "model.ckpt-8")
+    for key in ("train_loss", "train_accuracy", "valid_loss",
+                "valid_accuracy", "train_examples_per_sec"):
+      self.assertIn(key, record["epochs"][-1])
+    self.assertEqual(record["test_examples"], 20)
+    self.assertBetween(record["test_accuracy"], 0.0, 1.0)
+    self.assertEqual(record["num_parameters"], 1497)
+    self.assertNotEmpty(os.listdir(os.path.join(self.run_dir, "tensorboard")))
+    with open(os.path.join(self.run_dir, "metrics.json")) as f:
+      self.assertEqual(json.load(f)["test_accuracy"], record["test_accuracy"])
+
+    # A finished run resumes to the test evaluation only.
+    again = train_lib.train("test", TEST, self.data, self.options)
+    self.assertLen(again["epochs"], 2)
+    self.assertAlmostEqual(again["test_accuracy"], record["test_accuracy"])
+
+    result = train_lib.evaluate("test", TEST, self.data, self.run_dir)
+    self.assertAlmostEqual(result["test_accuracy"], record["test_accuracy"])
+    self.assertAlmostEqual(result["test_loss"], record["test_loss"], places=5)
+
+  def test_changed_config_is_refused(self):
+    config = dataclasses.replace(TEST, max_epochs=1)
+    train_lib.train("test", config, self.data, self.options)
+    with self.assertRaisesRegex(UserError, "different config"):
+      train_lib.train("test", TEST, self.data, self.options)
+    with self.assertRaisesRegex(UserError, "does not fit the model"):
+      train_lib.evaluate("test", dataclasses.replace(TEST, hidden_size=9),
+                         self.data, self.run_dir)
+
+  def test_non_finite_loss_aborts_without_checkpoint(self):
+    config = dataclasses.replace(TEST, learning_rate=float("inf"))
+    with self.assertRaisesRegex(UserError, "non-finite training loss"):
+      train_lib.train("test", config, self.data, self.options)
+    self.assertFalse(os.path.exists(os.path.join(self.run_dir,
+                                                 ckpt_lib.STATE_FILE)))
+    self.assertEmpty([f for f in os.listdir(self.run_dir)
+                      if f.startswith("model.ckpt")])
+
+  def test_early_stopping_stops_and_stays_stopped(self):
+    config = dataclasses.replace(TEST, max_epochs=6, patience=2)
+    losses = iter([0.5, 0.6, 0.7, 0.1, 0.1, 0.1])
+    real_eval = train_lib.evaluate_examples
+
+    def rising_valid_loss(session, model, examples, batch_size):
+      result = real_eval(session, model, examples, batch_size)
+      if len(examples) == 5:  # The validation set.
+        return dataclasses.replace(result, loss=next(losses))
+      return result
+
+    with mock.patch.object(train_lib, "evaluate_examples",
+                           side_effect=rising_valid_loss):
+      record = train_lib.train("test", config, self.data, self.options)
+    self.assertLen(record["epochs"], 3)
+    self.assertTrue(record["stopped_early"])
+    self.assertTrue(self._state()["stopped_early"])
+    again = train_lib.train("test", config, self.data, self.options)
+    self.assertLen(again["epochs"], 3)
+
+
+def _cli(*args, tmp):
+  return testutil.run_cli("imdb/imdb_lstm.py", *args,
+                          env={"XDG_CACHE_HOME": os.path.join(tmp, "cache")})
+
+
+class CliTest(parameterized.TestCase):
+
+  def test_train_then_eval_only_from_archive(self):
+    tmp = self.create_tempdir().full_path
+    archive = imdb_fixtures.write_archive(os.path.join(tmp, "reviews.tar.gz"),
+                                           n_per_folder=10)
+    run_dir = os.path.join(tmp, "run")
+    args = ("--config=test", "--data_path=" + archive,
+            "--save_path=" + run_dir, "--log_every=1", "--cell=gru",
+            "--padding=post")
+    first = _cli(*args, tmp=tmp)
+    self.assertEqual(first.returncode, 0, first.stderr)
+    self.assertIn("'cell': 'gru'", first.stderr)  # The full config is logged.
+    self.assertRegex(first.stderr, r"epoch 1/2 step 1/4: loss \S+ acc \S+ \| "
+                     r"\d+ examples/s \| ETA")
+    self.assertIn("epoch 2/2: train loss", first.stderr)
+    self.assertIn("No reported numbers for config 'test'", first.stderr)
+    # The tokenized corpus went to $XDG_CACHE_HOME/tf1-rnn-tutorials.
+    self.assertLen(os.listdir(os.path.join(tmp, "cache",
+                                           "tf1-rnn-tutorials")), 1)
+    with open(os.path.join(run_dir, "metrics.json")) as f:
+      accuracy = json.load(f)["test_accuracy"]
+
+    evaluated = _cli(*args, "--eval_only", tmp=tmp)
+    self.assertEqual(evaluated.returncode, 0, evaluated.stderr)
+    self.assertIn("Restored", evaluated.stderr)
+    found = re.search(r"Test: loss \S+ accuracy (\S+) on 20 reviews",
+                      evaluated.stderr)
+    self.assertIsNotNone(found, evaluated.stderr)
+    self.assertAlmostEqual(float(found.group(1)), accuracy, places=4)
+
+  @parameterized.named_parameters(
+      ("bad_value", ["--config=test", "--dropout=1.5"], "dropout must be in"),
+      ("unsafe_archive", ["--config=test", "--data_path={tmp}/evil.tar.gz"],
+       "unsafe path"),
+  )
+  def test_one_line_errors(self, args, needle):
+    tmp = self.create_tempdir().full_path
+    imdb_fixtures.write_archive(os.path.join(tmp, "evil.tar.gz"),
+                                extra={"../evil.txt": b"x"})
+    result = _cli(*[a.format(tmp=tmp) for a in args], tmp=tmp)
+    testutil.assert_one_line_error(self, result, needle)
+
+  def test_every_config_field_has_a_flag(self):
+    # absl refuses unknown flags, so this run gets past flag parsing and
+    # applying the overrides only if every field has a valid flag.
+    values = {f.name: getattr(TEST, f.name)
+              for f in dataclasses.fields(configs.IMDBConfig)}
+    tmp = self.create_tempdir().full_path
+    result = _cli("--config=test", "--eval_only",
+                  *["--%s=%s" % item for item in values.items()], tmp=tmp)
+    testutil.assert_one_line_error(self, result, "--eval_only needs")
+
+  def test_bench_prints_json(self):
+    tmp = self.create_tempdir().full_path
+    data = imdb_fixtures.write_tree(tmp)
+    result = testutil.run_cli(
+        "imdb/bench.py", "--config=test", "--data_path=" + data,
+        "--cache_dir=", "--train_steps=3", "--eval_steps=2",
+        "--warmup_steps=1")
+    self.assertEqual(result.returncode, 0, result.stderr)
+    report = json.loads(result.stdout)
+    self.assertGreater(report["train_examples_per_sec"], 0)
+    self.assertGreater(report["eval_examples_per_sec"], 0)
+    self.assertGreater(report["peak_rss_mb"], 50)
+    self.assertEqual(report["examples"], {"train": 12, "valid": 4,
+                                          "test": 16})
+    self.assertGreater(report["estimated_run_seconds"], 0)
+
+
+if __name__ == "__main__":
+  absltest.main()
