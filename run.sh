@@ -47,10 +47,12 @@ run_tests() {
 }
 
 run_bench() {
+  local data_root=${DATA_DIR:-./data}
   "$VENV/bin/python" -m ptb.bench --model=small
   "$VENV/bin/python" -m mnist_rnn.bench --model=stacked --config=small
   "$VENV/bin/python" -m mnist_rnn.bench --model=bidirectional --config=small
-  "$VENV/bin/python" -m imdb.bench --config=seed000
+  "$VENV/bin/python" -m imdb.bench --config=seed000 \
+    --data_path="$data_root/imdb"
 }
 
 setup

@@ -217,8 +217,3 @@ def weight_variables() -> List[tf1.Variable]:
   """The model's weights (``Model/...``): no global_step, no optimizer slots."""
   return tf1.get_collection(tf1.GraphKeys.TRAINABLE_VARIABLES,
                             scope=MODEL_SCOPE + "/")
-
-
-def num_parameters(variables) -> int:
-  """Total number of scalars in ``variables``."""
-  return sum(v.shape.num_elements() for v in variables)

@@ -28,6 +28,7 @@ from common import checkpoint as ckpt_lib
 from common import compare
 from common import config as config_lib
 from common import session as session_lib
+from common import variables
 from common.errors import UserError
 from common.metrics import MetricsLog
 from common.progress import Throughput, format_duration
@@ -276,7 +277,7 @@ def train(config_name: str, config: configs.IMDBConfig, data_path: str,
   metrics = MetricsLog(options.save_path, config_dict)
   with run.graph.as_default(), run.session as session:
     m = run.models
-    num_params = model_lib.num_parameters(model_lib.weight_variables())
+    num_params = variables.num_parameters(model_lib.weight_variables())
     logging.info("Model: %d parameters", num_params)
     session.run(tf1.global_variables_initializer())
     checkpointer, state = None, {}

@@ -32,6 +32,7 @@ from common import app  # pylint: disable=wrong-import-position
 from common import bench  # pylint: disable=wrong-import-position
 from common import config as config_lib  # pylint: disable=wrong-import-position
 from common import session as session_lib  # pylint: disable=wrong-import-position
+from common import variables  # pylint: disable=wrong-import-position
 from common.errors import UserError  # pylint: disable=wrong-import-position
 from common.tf_compat import tf, tf1  # pylint: disable=wrong-import-position
 from mnist_rnn import configs  # pylint: disable=wrong-import-position
@@ -107,7 +108,7 @@ def run_benchmark(config: configs.MnistRnnConfig,
   with graph.as_default():
     session_lib.seed_everything(0)
     model = model_lib.MnistRnnModel(config, is_training=True)
-    params = model_lib.num_parameters(model_lib.weight_variables())
+    params = variables.num_parameters(model_lib.weight_variables())
     init = tf1.global_variables_initializer()
   rng = np.random.default_rng(0)
   with session_lib.make_session(graph, options.num_threads) as session:

@@ -172,8 +172,3 @@ class MnistRnnModel:
 def weight_variables() -> List[tf1.Variable]:
   """The model's trainable weights (cells and output layer)."""
   return tf1.trainable_variables()
-
-
-def num_parameters(variables) -> int:
-  """Total number of scalars in ``variables``."""
-  return sum(v.shape.num_elements() for v in variables)

@@ -29,6 +29,7 @@ from common import checkpoint as ckpt_lib
 from common import compare
 from common import config as config_lib
 from common import session as session_lib
+from common import variables
 from common.errors import UserError
 from common.metrics import MetricsLog
 from common.progress import Throughput
@@ -269,7 +270,7 @@ def _train(config: configs.MnistRnnConfig, data: reader.DataSets, run: _Run,
            options: RunOptions, metrics: MetricsLog) -> None:
   """The body of :func:`train`, inside the graph and the session."""
   logging.info("%d trainable parameters",
-               model_lib.num_parameters(model_lib.weight_variables()))
+               variables.num_parameters(model_lib.weight_variables()))
   checkpointer = None
   if options.save_path:
     checkpointer = ckpt_lib.Checkpointer(

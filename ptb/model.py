@@ -144,10 +144,6 @@ def weight_variables() -> List[tf1.Variable]:
                             scope=MODEL_SCOPE + "/")
 
 
-def num_parameters(variables) -> int:
-  """Total number of scalars in ``variables``."""
-  return sum(v.shape.num_elements() for v in variables)
-
 
 def state_feed(initial_state, state_value) -> dict:
   """feed_dict entries that set every layer's c and h to ``state_value``.

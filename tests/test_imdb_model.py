@@ -7,6 +7,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
+from common import variables
 from common.errors import UserError
 from common.tf_compat import rnn_cell, tf, tf1
 from imdb import configs
@@ -34,7 +35,7 @@ class ParameterCountTest(parameterized.TestCase):
     with tf.Graph().as_default():
       model_lib.build_models(configs.CONFIGS.get(name))
       self.assertEqual(
-          model_lib.num_parameters(model_lib.weight_variables()), expected)
+          variables.num_parameters(model_lib.weight_variables()), expected)
 
   def test_gru_count(self):
     config = dataclasses.replace(configs.CONFIGS.get("seed000"), cell="gru")
@@ -44,7 +45,7 @@ class ParameterCountTest(parameterized.TestCase):
       expected = (10000 * e + 3 * h * (e + h) + 3 * h + 3 * h * (2 * h) +
                   3 * h + h + 1)
       self.assertEqual(
-          model_lib.num_parameters(model_lib.weight_variables()), expected)
+          variables.num_parameters(model_lib.weight_variables()), expected)
 
   def test_train_and_eval_share_weights(self):
     with tf.Graph().as_default():

@@ -6,6 +6,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
+from common import variables
 from common.tf_compat import tf, tf1
 from mnist_rnn import configs
 from mnist_rnn import model as model_lib
@@ -51,7 +52,7 @@ class ModelTest(parameterized.TestCase):
     with graph.as_default():
       tf1.set_random_seed(seed)
       model = model_lib.MnistRnnModel(config, is_training=is_training)
-      params = model_lib.num_parameters(model_lib.weight_variables())
+      params = variables.num_parameters(model_lib.weight_variables())
       names = [v.op.name for v in model_lib.weight_variables()]
       init = tf1.global_variables_initializer()
     session = tf1.Session(graph=graph)

@@ -6,6 +6,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
+from common import variables
 from common.errors import UserError
 from common.tf_compat import tf, tf1
 from ptb import configs
@@ -64,7 +65,7 @@ class GraphTest(parameterized.TestCase):
     with tf.Graph().as_default():
       model_lib.build_models(cfg, configs.eval_config(cfg))
       weights = model_lib.weight_variables()
-      self.assertEqual(model_lib.num_parameters(weights), TUTORIAL_PARAMS[name])
+      self.assertEqual(variables.num_parameters(weights), TUTORIAL_PARAMS[name])
       self.assertEqual({v.op.name for v in weights},
                        _tutorial_names(cfg.num_layers))
       all_names = {v.op.name for v in tf1.global_variables()}
@@ -149,10 +150,10 @@ class CheckpointCompatibilityTest(absltest.TestCase):
     prefix = self.create_tempdir().full_path + "/tutorial.ckpt"
     # An independent graph: plain variables with the tutorial's names.
     with tf.Graph().as_default():
-      variables = [tf1.Variable(val, name=n) for n, val in values.items()]
+      saved = [tf1.Variable(val, name=n) for n, val in values.items()]
       with tf1.Session() as sess:
         sess.run(tf1.global_variables_initializer())
-        tf1.train.Saver(variables).save(sess, prefix)
+        tf1.train.Saver(saved).save(sess, prefix)
     with tf.Graph().as_default():
       model_lib.build_models(cfg, configs.eval_config(cfg))
       with tf1.Session() as sess:
