@@ -18,6 +18,8 @@ class _Guarded:
 
   def __call__(self, argv):
     try:
+      if len(argv) > 1:
+        raise UserError("unexpected arguments: %s" % " ".join(argv[1:]))
       return self._main(argv)
     except UserError as e:
       print("error: %s" % e, file=sys.stderr)

@@ -34,12 +34,17 @@ def atomic_write_json(path: str, obj: Any) -> None:
   os.replace(tmp, path)
 
 
-def _read_json(path: str) -> Dict[str, Any]:
+def _read_json(path: str, required: Sequence[str] = ()) -> Dict[str, Any]:
+  """Reads a JSON object; UserError if unreadable or missing ``required``."""
   try:
     with open(path) as f:
-      return json.load(f)
+      obj = json.load(f)
   except (OSError, ValueError) as e:
     raise UserError("cannot read %s: %s" % (path, e)) from e
+  if not isinstance(obj, dict) or any(k not in obj for k in required):
+    raise UserError("%s is malformed (expected an object with %s)" %
+                    (path, ", ".join(required) or "fields"))
+  return obj
 
 
 def _config_diff(old: Dict[str, Any], new: Dict[str, Any]):
@@ -74,7 +79,7 @@ class Checkpointer:
       raise UserError("cannot create save_path %s: %s" % (save_path, e)) from e
     config_path = os.path.join(save_path, CONFIG_FILE)
     config = json.loads(json.dumps(config))  # Normalise tuples etc.
-    if os.path.exists(config_path):
+    if self.state() is not None:  # Only a run with a checkpoint is binding.
       old = _read_json(config_path)
       diff = _config_diff({k: v for k, v in old.items()
                            if k not in mutable_fields},
@@ -91,7 +96,7 @@ class Checkpointer:
     path = os.path.join(self.save_path, STATE_FILE)
     if not os.path.exists(path):
       return None
-    return _read_json(path)
+    return _read_json(path, required=("checkpoint",))
 
   def restore(self, session: tf1.Session) -> Optional[Dict[str, Any]]:
     """Restores the last checkpoint into ``session``; returns its state."""
@@ -100,6 +105,11 @@ class Checkpointer:
       return None
     restore_checkpoint(session, self._saver,
                        os.path.join(self.save_path, state["checkpoint"]))
+    # A fresh Saver forgets older checkpoints; let max_to_keep delete them.
+    ckpt_state = tf1.train.get_checkpoint_state(self.save_path)
+    if ckpt_state is not None:
+      self._saver.recover_last_checkpoints(
+          list(ckpt_state.all_model_checkpoint_paths))
     return state
 
   def save(self, session: tf1.Session, global_step: int,
@@ -122,7 +132,8 @@ def find_checkpoint(path: str) -> str:
   if os.path.isdir(path):
     state_path = os.path.join(path, STATE_FILE)
     if os.path.exists(state_path):
-      return os.path.join(path, _read_json(state_path)["checkpoint"])
+      return os.path.join(path, _read_json(state_path,
+                                           required=("checkpoint",))["checkpoint"])
     latest = tf1.train.latest_checkpoint(path)
     if latest is None:
       raise UserError("no checkpoint in %s" % path)
@@ -171,3 +182,23 @@ def check_variable_shapes(path: str, variables) -> None:
   if problems:
     raise UserError("checkpoint %s does not fit the model (%s); use the "
                     "config it was trained with" % (path, "; ".join(problems)))
+
+
+def restore_weights(session: tf1.Session, checkpoint: str, variables) -> str:
+  """Eval-only restore: finds, shape-checks and restores ``variables``.
+
+  Args:
+    session: the session to restore into.
+    checkpoint: a run directory or a checkpoint prefix.
+    variables: the weights to restore (others stay uninitialized).
+
+  Returns:
+    The checkpoint prefix restored.
+
+  Raises:
+    UserError: nothing restorable, or shapes that do not fit the model.
+  """
+  path = find_checkpoint(checkpoint)
+  check_variable_shapes(path, variables)
+  restore_checkpoint(session, tf1.train.Saver(variables), path)
+  return path

@@ -8,6 +8,7 @@ Resolution order for a workload's data directory (e.g. ``ptb``):
 """
 
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -59,22 +60,28 @@ def verify_files(directory: str, sha256: Mapping[str, str]) -> None:
     check_digest(path, file_digest(path), expected)
 
 
-def download(url: str, dest: str, sha256: Optional[str] = None) -> str:
+def download(url: str, dest: str, sha256: Optional[str] = None,
+             timeout: float = 60.0) -> str:
   """Downloads ``url`` to ``dest`` (via a temp file), verifying ``sha256``.
 
   Raises:
-    UserError: network failure or checksum mismatch (nothing left at dest).
+    UserError: network failure, timeout or checksum mismatch (nothing is
+      left at ``dest``).
   """
-  os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(dest)),
-                             suffix=".part")
+  directory = os.path.dirname(os.path.abspath(dest))
   try:
-    with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url) as resp:
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".part")
+  except OSError as e:
+    raise UserError("cannot write to %s: %s" % (directory, e)) from e
+  try:
+    with os.fdopen(fd, "wb") as out, urllib.request.urlopen(
+        url, timeout=timeout) as resp:
       shutil.copyfileobj(resp, out)
     if sha256 is not None:
       check_digest(url, file_digest(tmp), sha256)
     os.replace(tmp, dest)
-  except OSError as e:  # URLError is an OSError.
+  except (OSError, http.client.HTTPException) as e:  # URLError is an OSError.
     raise UserError("cannot download %s: %s" % (url, e)) from e
   finally:
     if os.path.exists(tmp):
@@ -93,13 +100,18 @@ def check_member_safe(member: tarfile.TarInfo, archive: str) -> None:
                     (name, archive))
 
 
+def _strip_dot_slash(name: str) -> str:
+  return name[2:] if name.startswith("./") else name
+
+
 def safe_extract(archive: str, dest: str, members_prefix: str = "") -> None:
   """Extracts a tar archive after checking every member is safe.
 
   Args:
     archive: path of a (possibly compressed) tar file.
     dest: target directory.
-    members_prefix: only extract members whose name starts with this.
+    members_prefix: only extract members whose name (without a leading
+      ``./``) starts with this.
 
   Raises:
     UserError: unreadable archive or an unsafe member (nothing extracted).
@@ -107,7 +119,7 @@ def safe_extract(archive: str, dest: str, members_prefix: str = "") -> None:
   try:
     with tarfile.open(archive) as tar:
       members = [m for m in tar.getmembers()
-                 if m.name.startswith(members_prefix)]
+                 if _strip_dot_slash(m.name).startswith(members_prefix)]
       for m in members:
         check_member_safe(m, archive)
       tar.extractall(dest, members=members, filter="data")

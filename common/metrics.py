@@ -3,12 +3,14 @@
 import json
 import os
 import platform
+import subprocess
 import time
 from typing import Any, Dict, Optional
 
 import numpy as np
 
 from common.checkpoint import atomic_write_json
+from common.errors import UserError
 from common.tf_compat import tf, tf1
 
 METRICS_FILE = "metrics.json"
@@ -16,12 +18,26 @@ EVENTS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 
 
+def git_commit() -> str:
+  """The project's git commit (``+dirty`` if changed), or ``unknown``."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  try:
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, text=True,
+                         capture_output=True, check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           cwd=root, text=True, capture_output=True,
+                           check=True).stdout.strip()
+  except (OSError, subprocess.CalledProcessError):
+    return "unknown"
+  return sha + ("+dirty" if dirty else "")
+
+
 def versions() -> Dict[str, str]:
-  """Software versions that make a number reproducible."""
+  """Software versions (and the code's commit) that make a number reproducible."""
   import tf_keras  # pylint: disable=g-import-not-at-top
   return {"python": platform.python_version(), "tensorflow": tf.__version__,
           "tf_keras": tf_keras.__version__, "numpy": np.__version__,
-          "platform": platform.platform()}
+          "platform": platform.platform(), "git_commit": git_commit()}
 
 
 def _jsonable(value):
@@ -44,13 +60,16 @@ class MetricsLog:
                                    "epochs": []}
     self._writer = None
     if save_path:
-      os.makedirs(save_path, exist_ok=True)
       path = os.path.join(save_path, METRICS_FILE)
-      if os.path.exists(path):
-        with open(path) as f:
-          old = json.load(f)
-        old.update(config=config, versions=self.record["versions"])
-        self.record = old
+      try:
+        os.makedirs(save_path, exist_ok=True)
+        if os.path.exists(path):
+          with open(path) as f:
+            old = json.load(f)
+          old.update(config=config, versions=self.record["versions"])
+          self.record = old
+      except (OSError, ValueError, AttributeError) as e:
+        raise UserError("cannot use %s for metrics: %s" % (path, e)) from e
       self._writer = tf1.summary.FileWriter(
           os.path.join(save_path, TENSORBOARD_DIR))
 
@@ -73,6 +92,11 @@ class MetricsLog:
                 **{k: _jsonable(v) for k, v in fields.items()})
     with open(os.path.join(self._save_path, EVENTS_FILE), "a") as f:
       f.write(json.dumps(line) + "\n")
+
+  def set_epochs(self, epochs) -> None:
+    """Replaces the per-epoch entries (e.g. with a checkpoint's history)."""
+    self.record["epochs"] = list(epochs)
+    self.save()
 
   def add_epoch(self, **fields: Any) -> None:
     """Appends a per-epoch entry to the record and saves it."""

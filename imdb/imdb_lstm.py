@@ -40,6 +40,7 @@ from common import app  # pylint: disable=wrong-import-position
 from common import config as config_lib  # pylint: disable=wrong-import-position
 from common import data as data_lib  # pylint: disable=wrong-import-position
 from imdb import configs  # pylint: disable=wrong-import-position
+from imdb import download  # pylint: disable=wrong-import-position
 from imdb import reader  # pylint: disable=wrong-import-position
 from imdb import train  # pylint: disable=wrong-import-position
 
@@ -114,7 +115,7 @@ def data_path_from_flags() -> str:
   """The data directory; downloads first if ``--download`` asks for it."""
   data_path = data_lib.resolve_data_dir(_DATA_PATH.value, "imdb")
   if _DOWNLOAD.value:
-    reader.maybe_download(data_path)
+    download.maybe_download(data_path)
   return data_path
 
 

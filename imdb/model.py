@@ -13,7 +13,8 @@ E for layer 0, else H)::
                                              [in+H, 4H]   LSTM kernel and
                                                           recurrent_kernel
     Model/RNN/multi_rnn_cell/cell_{i}/lstm_cell/bias
-                                             [4H]         LSTM bias
+                                             [4H]         LSTM bias (no +1:
+                                                          see below)
     Model/dense/kernel                       [H, 1]       Dense(1)
     Model/dense/bias                         [1]
     Model/global_step
@@ -21,6 +22,32 @@ E for layer 0, else H)::
 So the parameter counts equal Keras's: seed000 1,075,329, seed001 373,301,
 seed003 328,353. (``--cell=gru``: TF1's GRUCell has one bias per gate,
 ``3H(in+H) + 3H``; Keras's GRU with ``reset_after=True`` has two, ``+ 6H``.)
+
+Initialization, as Keras's layers do it (seeded from the graph seed: every
+random initializer op gets its seed from ``tf1.set_random_seed`` and its
+position in the graph, so the same seed and graph give the same weights)::
+
+    embedding        uniform(-0.05, 0.05)             Embedding default
+    LSTM/GRU kernel  rows [:in]  glorot_uniform over   kernel
+                                 [in, gH] (g gates)
+                     rows [in:]  orthogonal [H, gH]   recurrent_kernel
+    LSTM bias        zeros, forget gate +1.0 (below)  unit_forget_bias=True
+    GRU biases       zeros                            bias (zeros)
+    dense            glorot_uniform, bias zeros       Dense defaults
+
+TF1's cells keep Keras's two kernels stacked in one ``[in+H, gH]`` variable
+(GRU: a gates ``[in+H, 2H]`` and a candidate ``[in+H, H]`` variable), so
+:class:`KerasRecurrentInitializer` draws the two Keras parts and stacks them
+(TF1's default, glorot over the whole stacked kernel, has a smaller range and
+no orthogonal recurrent part). Gate order differs (TF1 LSTMCell ``i, j, f,
+o``; Keras ``i, f, c, o``), but all gates are drawn alike, so it does not
+matter for the kernels. The forget gate: Keras stores ``b_f = 1`` in the bias;
+TF1's ``LSTMCell(forget_bias=1.0)`` stores ``b_f = 0`` and adds 1.0 in the
+cell. The gate sees ``b_f + 1`` in both, the gradient with respect to ``b_f``
+is the same function of it, and Adam/RMSprop (no weight decay) only see
+gradients, so training follows the same path; only the stored value differs
+by 1 (mind it when copying weights between the two). TF1's GRUCell starts its
+gate bias at 1.0; Keras's GRU at 0, which is used here.
 
 Padding. Keras feeds the pre-padding zeros through the LSTM as ordinary steps
 (id 0 has its own trainable embedding row, no masking), and so does
@@ -48,7 +75,7 @@ Optimizers follow Keras's defaults: Adam with ``epsilon=1e-7``; RMSprop with
 """
 
 import dataclasses
-from typing import List
+from typing import List, Optional
 
 from common.tf_compat import rnn_cell, tf, tf1
 from imdb import reader
@@ -57,6 +84,51 @@ from imdb.configs import IMDBConfig
 MODEL_SCOPE = "Model"
 EMBEDDING_INIT = 0.05  # Keras Embedding: uniform(-0.05, 0.05).
 KERAS_EPSILON = 1e-7  # Keras optimizers' default epsilon.
+LSTM_GATES = 4  # Keras LSTM kernel columns: 4H (i, f, c, o).
+GRU_GATES = 3  # Keras GRU kernel columns: 3H (z, r, h).
+
+
+class KerasRecurrentInitializer:
+  """Keras's LSTM/GRU kernel init for TF1's stacked ``[in+H, k]`` kernels.
+
+  On the first call it draws Keras's two kernels: glorot_uniform over the
+  input kernel ``[in, gates*H]`` (limit ``sqrt(6 / (in + gates*H))``) and an
+  orthogonal ``[H, gates*H]`` recurrent kernel (orthonormal rows), and stacks
+  them into one ``[in+H, gates*H]`` tensor. Each call hands out the next
+  ``k`` columns, so the cell's variables together hold exactly one such draw
+  (LSTM: one ``[in+H, 4H]`` kernel; GRU: gates ``[in+H, 2H]``, then
+  candidate ``[in+H, H]``). Random ops take their seeds from the graph seed.
+  One instance per cell: it must not be called for more than ``gates*H``
+  columns.
+  """
+
+  def __init__(self, input_size: int, num_units: int, num_gates: int):
+    self.input_size = input_size
+    self.num_units = num_units
+    self.num_gates = num_gates
+    self._full: Optional[tf.Tensor] = None
+    self._next_column = 0
+
+  def __call__(self, shape, dtype=tf.float32, partition_info=None):
+    del partition_info  # Unused (no partitioned variables).
+    dtype = tf.as_dtype(dtype or tf.float32)
+    rows, cols = shape
+    width = self.num_gates * self.num_units
+    if rows != self.input_size + self.num_units:
+      raise ValueError("kernel of %d rows, expected in + H = %d" %
+                       (rows, self.input_size + self.num_units))
+    if self._next_column + cols > width:
+      raise ValueError("KerasRecurrentInitializer asked for %d columns after "
+                       "%d of %d" % (cols, self._next_column, width))
+    if self._full is None:
+      kernel = tf1.glorot_uniform_initializer()([self.input_size, width],
+                                                dtype=dtype)
+      recurrent = tf1.orthogonal_initializer()([self.num_units, width],
+                                               dtype=dtype)
+      self._full = tf.concat([kernel, recurrent], axis=0)
+    start = self._next_column
+    self._next_column += cols
+    return self._full[:, start:start + cols]
 
 
 class KerasRMSPropOptimizer(tf1.train.RMSPropOptimizer):
@@ -106,6 +178,15 @@ def input_dropout_mask(batch_size: tf.Tensor, input_size: int,
                         rate=1.0 - keep_prob)
 
 
+def rnn_sequence_length(padding: str, lengths: tf.Tensor
+                        ) -> Optional[tf.Tensor]:
+  """``dynamic_rnn``'s ``sequence_length``: ``lengths`` only for ``"post"``.
+
+  With ``"pre"`` padding it must be None (see the module docstring).
+  """
+  return lengths if padding == "post" else None
+
+
 def top_output(state) -> tf.Tensor:
   """The top layer's output in a MultiRNNCell state (LSTM: its ``h``)."""
   top = state[-1]
@@ -149,7 +230,7 @@ class IMDBModel:
     cell = rnn_cell.MultiRNNCell(
         [self._make_cell(layer) for layer in range(config.num_layers)],
         state_is_tuple=True)
-    sequence_length = self.lengths if config.padding == "post" else None
+    sequence_length = rnn_sequence_length(config.padding, self.lengths)
     _, final_state = tf1.nn.dynamic_rnn(
         cell, embedded, sequence_length=sequence_length, dtype=tf.float32,
         scope="RNN")
@@ -178,13 +259,21 @@ class IMDBModel:
 
   def _make_cell(self, layer: int):
     config = self.config
-    # Reuse follows the enclosing variable_scope (see build_models).
+    input_size = config.embed_size if layer == 0 else config.hidden_size
+    # Reuse follows the enclosing variable_scope (see build_models); with
+    # reuse the initializers are not called.
     if config.cell == "gru":
-      cell = rnn_cell.GRUCell(config.hidden_size)
+      cell = rnn_cell.GRUCell(
+          config.hidden_size,
+          kernel_initializer=KerasRecurrentInitializer(
+              input_size, config.hidden_size, GRU_GATES),
+          bias_initializer=tf1.zeros_initializer())
     else:
-      cell = rnn_cell.LSTMCell(config.hidden_size, state_is_tuple=True)
+      cell = rnn_cell.LSTMCell(
+          config.hidden_size, state_is_tuple=True, forget_bias=1.0,
+          initializer=KerasRecurrentInitializer(
+              input_size, config.hidden_size, LSTM_GATES))
     if self.is_training and config.dropout > 0:
-      input_size = config.embed_size if layer == 0 else config.hidden_size
       mask = input_dropout_mask(tf.shape(self.inputs)[0], input_size,
                                 self.keep_prob)
       cell = SequenceInputDropoutWrapper(cell, mask)

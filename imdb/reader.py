@@ -1,6 +1,7 @@
 r"""Large Movie Review Dataset (Maas et al., 2011) -> Keras-style id arrays.
 
-Pure Python/numpy (no TensorFlow). Where the reviews come from
+Pure Python/numpy (no TensorFlow, no network: :mod:`imdb.download` fetches
+the archive). Where the reviews come from
 (:func:`find_source`), given ``--data_path=DIR``:
 
 1. ``DIR`` itself if it holds ``train/`` and ``test/`` (it *is* ``aclImdb/``);
@@ -32,7 +33,8 @@ Tokens and ids follow ``keras.datasets.imdb.load_data`` (the seeds' loader):
   ``padding='pre', truncating='pre'`` keeps the *last* ``maxlen`` ids (the
   start id is dropped from long reviews) and pads at the front with 0.
 
-Tokenizing 50,000 reviews takes ~10 s, so :func:`load_corpus` caches the
+Tokenizing 50,000 reviews takes seconds (about 10 s on one core during
+development; not a committed measurement), so :func:`load_corpus` caches the
 tokenized corpus (vocabulary ranks, not yet cut or padded) as an ``.npz`` in a
 cache directory, keyed by the source's path, size and mtime (for a directory:
 of every review file) and :data:`CACHE_VERSION`. ``num_words``, ``maxlen``,
@@ -239,22 +241,6 @@ def find_source(data_path: str) -> str:
   raise UserError(
       "no IMDB data in %s: expected %s/ or one of %s (--download fetches %s)"
       % (data_path, DIRNAME, ", ".join(SHA256), URL))
-
-
-def maybe_download(data_path: str) -> None:
-  """Downloads and verifies :data:`URL` into ``data_path`` if no data is there.
-
-  Raises:
-    UserError: the download failed or the checksum differs.
-  """
-  try:
-    find_source(data_path)
-    return
-  except UserError:
-    pass
-  name = next(iter(SHA256))
-  logging.info("Downloading %s into %s", URL, data_path)
-  data_lib.download(URL, os.path.join(data_path, name), SHA256[name])
 
 
 def _parse_name(name: str, where: str) -> Tuple[int, int]:

@@ -1,4 +1,4 @@
-"""IMDB training, evaluation, benchmark, seeds' comparison (owns the Session).
+"""IMDB training, evaluation, seeds' comparison (owns the Session).
 
 One epoch = one pass over the training reviews in a fresh order
 (``reader.epoch_order(seed, epoch)``, so a resumed run sees the same orders),
@@ -14,6 +14,11 @@ Restarting with the same ``save_path`` resumes after the last finished epoch
 dropout masks of the remaining epochs are not the ones an uninterrupted run
 would draw). A non-finite training loss stops the run before the epoch's
 checkpoint is written, so the last checkpoint stays the last good one.
+``max_epochs`` and ``patience`` may change on resume
+(:data:`imdb.configs.RESUMABLE_CHANGES`): a finished run can be trained
+longer, and whether an early stop holds is decided again with the new
+patience. Without dropout a resumed run repeats the uninterrupted one's
+numbers.
 """
 
 import dataclasses
@@ -23,7 +28,6 @@ from typing import Any, Dict, Optional
 from absl import logging
 import numpy as np
 
-from common import bench
 from common import checkpoint as ckpt_lib
 from common import compare
 from common import config as config_lib
@@ -87,7 +91,8 @@ def load_dataset(config: configs.IMDBConfig, data_path: str,
 # ---------------------------------------------------------------- passes
 
 
-def _feed(model: model_lib.IMDBModel, examples: reader.Examples, index):
+def feed_dict(model: model_lib.IMDBModel, examples: reader.Examples, index):
+  """The feed of the examples at ``index`` (inputs and labels)."""
   return {model.inputs: examples.x[index], model.labels: examples.y[index]}
 
 
@@ -119,7 +124,7 @@ def train_epoch(session: tf1.Session, model: model_lib.IMDBModel,
   loss_sum = correct = 0.0
   fetches = [model.loss, model.accuracy, model.train_op]
   for step, index in enumerate(reader.batches(len(order), batch_size, order)):
-    loss, accuracy, _ = session.run(fetches, _feed(model, examples, index))
+    loss, accuracy, _ = session.run(fetches, feed_dict(model, examples, index))
     if not np.isfinite(loss):
       raise UserError("non-finite training loss (%r) in %s at step %d; "
                       "stopped without saving, the last checkpoint is intact"
@@ -151,7 +156,7 @@ def evaluate_examples(session: tf1.Session, model: model_lib.IMDBModel,
   loss_sum = correct = 0.0
   for index in reader.batches(len(examples), batch_size):
     loss, accuracy = session.run([model.loss, model.accuracy],
-                                 _feed(model, examples, index))
+                                 feed_dict(model, examples, index))
     loss_sum += float(loss) * len(index)
     correct += float(accuracy) * len(index)
   n = max(len(examples), 1)
@@ -182,7 +187,7 @@ def early_stopping(best: Optional[float], wait: int, valid_loss: float,
 
 
 @dataclasses.dataclass
-class _Run:
+class Run:
   """A built graph and its open session."""
   graph: tf.Graph
   session: tf1.Session
@@ -190,8 +195,9 @@ class _Run:
   eval_model: model_lib.IMDBModel
 
 
-def _build(config: configs.IMDBConfig, options: RunOptions,
-           training: bool = True) -> _Run:
+def build_run(config: configs.IMDBConfig, options: RunOptions,
+              training: bool = True) -> Run:
+  """Builds the seeded graph (Train + Eval, or Eval alone) and a session."""
   session_lib.enable_determinism(options.deterministic)
   graph = tf.Graph()
   with graph.as_default():
@@ -203,8 +209,8 @@ def _build(config: configs.IMDBConfig, options: RunOptions,
       models, eval_model = None, model_lib.build_eval_model(config)
   session = session_lib.make_session(graph, options.intra_op_threads,
                                      options.inter_op_threads)
-  return _Run(graph=graph, session=session, models=models,
-              eval_model=eval_model)
+  return Run(graph=graph, session=session, models=models,
+             eval_model=eval_model)
 
 
 def comparison(config_name: str, measured: Dict[str, float]):
@@ -273,7 +279,7 @@ def train(config_name: str, config: configs.IMDBConfig, data_path: str,
   config_dict = dict(config_lib.to_dict(config), config=config_name)
   logging.info("IMDB config %s: %s", config_name, config_dict)
   dataset = load_dataset(config, data_path, options.cache_dir)
-  run = _build(config, options)
+  run = build_run(config, options)
   metrics = MetricsLog(options.save_path, config_dict)
   with run.graph.as_default(), run.session as session:
     m = run.models
@@ -283,14 +289,16 @@ def train(config_name: str, config: configs.IMDBConfig, data_path: str,
     checkpointer, state = None, {}
     if options.save_path:
       checkpointer = ckpt_lib.Checkpointer(
-          options.save_path, tf1.train.Saver(max_to_keep=2), config_dict)
+          options.save_path, tf1.train.Saver(max_to_keep=2), config_dict,
+          mutable_fields=configs.RESUMABLE_CHANGES)
       state = checkpointer.restore(session) or {}
       if state:
         logging.info("Resuming from %s after epoch %d (global step %d)",
                      state["checkpoint"], state["epoch"],
                      session.run(m.train.global_step))
     best, wait = state.get("best_valid_loss"), state.get("wait", 0)
-    stopped = state.get("stopped_early", False)
+    # Decided again: ``patience`` may have changed since the checkpoint.
+    stopped = bool(config.patience) and wait >= config.patience
     epoch = state.get("epoch", 0)
     while epoch < config.max_epochs and not stopped:
       name = "epoch %d/%d" % (epoch + 1, config.max_epochs)
@@ -347,7 +355,7 @@ def evaluate(config_name: str, config: configs.IMDBConfig, data_path: str,
   """
   path = ckpt_lib.find_checkpoint(checkpoint)
   dataset = load_dataset(config, data_path, options.cache_dir)
-  run = _build(config, options, training=False)
+  run = build_run(config, options, training=False)
   with run.graph.as_default(), run.session as session:
     weights = model_lib.weight_variables()
     ckpt_lib.check_variable_shapes(path, weights)
@@ -358,53 +366,3 @@ def evaluate(config_name: str, config: configs.IMDBConfig, data_path: str,
   log_comparison(config_name, test)
   return {"test_loss": test.loss, "test_accuracy": test.accuracy,
           "test_examples": test.examples}
-
-
-def benchmark(config: configs.IMDBConfig, dataset: reader.Dataset,
-              options: RunOptions = RunOptions(), train_steps: int = 50,
-              eval_steps: int = 20, warmup_steps: int = 5) -> Dict[str, Any]:
-  """Training and evaluation throughput after warm-up (nothing is saved).
-
-  Training steps take full batches of the first epoch's order, eval steps
-  full batches of test reviews; each is timed after ``warmup_steps`` untimed
-  ones.
-
-  Returns:
-    ``train_examples_per_sec``, ``eval_examples_per_sec`` and the steps run.
-  """
-  run = _build(config, options)
-  with run.graph.as_default(), run.session as session:
-    session.run(tf1.global_variables_initializer())
-    m = run.models
-    order = reader.epoch_order(len(dataset.train), config.seed, 0)
-    train_step = _stepper(session, [m.train.loss, m.train.train_op], m.train,
-                          dataset.train, order)
-    eval_step = _stepper(session, [m.eval.loss], m.eval, dataset.test,
-                         np.arange(len(dataset.test)))
-    rates = {name: _examples_per_sec(step, config.batch_size, steps,
-                                     warmup_steps)
-             for name, step, steps in (("train", train_step, train_steps),
-                                       ("eval", eval_step, eval_steps))}
-  return {"train_examples_per_sec": rates["train"],
-          "eval_examples_per_sec": rates["eval"], "train_steps": train_steps,
-          "eval_steps": eval_steps, "warmup_steps": warmup_steps,
-          "batch_size": config.batch_size}
-
-
-def _stepper(session: tf1.Session, fetches, model: model_lib.IMDBModel,
-             examples: reader.Examples, order: np.ndarray):
-  """A function running ``fetches`` on the next full batch of ``order``."""
-  batch_size = model.config.batch_size
-  position = [0]
-
-  def step():
-    index = np.take(order, np.arange(position[0], position[0] + batch_size),
-                    mode="wrap")
-    position[0] += batch_size
-    session.run(fetches, _feed(model, examples, index))
-  return step
-
-
-def _examples_per_sec(step, batch_size: int, steps: int, warmup: int) -> float:
-  bench.timed(step, warmup)
-  return steps * batch_size / bench.timed(step, steps)

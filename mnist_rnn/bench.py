@@ -39,9 +39,11 @@ from mnist_rnn import configs  # pylint: disable=wrong-import-position
 from mnist_rnn import model as model_lib  # pylint: disable=wrong-import-position
 from mnist_rnn import reader  # pylint: disable=wrong-import-position
 
-_MODEL = flags.DEFINE_string("model", "stacked", "stacked or bidirectional.")
-_CONFIG = flags.DEFINE_string(
-    "config", "small", "Preset: %s." % ", ".join(configs.CONFIG_NAMES))
+_MODEL = flags.DEFINE_enum("model", "stacked", configs.MODELS,
+                           "Network: stacked or bidirectional.")
+_CONFIG = flags.DEFINE_enum(
+    "config", "small", configs.CONFIG_NAMES,
+    "Preset: %s." % ", ".join(configs.CONFIG_NAMES))
 _STEPS = flags.DEFINE_integer("steps", 100, "Timed training steps.")
 _WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", 10,
                                      "Untimed training steps first.")

@@ -53,8 +53,9 @@ def make_cell(config: MnistRnnConfig, keep_prob: tf.Tensor):
   """One ``LSTMCell``/``GRUCell`` in a ``DropoutWrapper`` (the seed's helper).
 
   The kernels get TF1's default initializer (Glorot uniform) explicitly:
-  left to tf-keras, its initializer ignores the graph seed, and the same
-  ``--seed`` would give different weights.
+  left to tf-keras, the default initializer draws its seed from Python's
+  ``random`` (which ``seed_everything`` also seeds), independent of the graph
+  seed, which is fragile; explicit, it follows the graph's op seeds.
   """
   initializer = tf1.glorot_uniform_initializer()
   if config.cell == "lstm":
@@ -63,11 +64,6 @@ def make_cell(config: MnistRnnConfig, keep_prob: tf.Tensor):
     cell = rnn_cell.GRUCell(config.hidden_size,
                             kernel_initializer=initializer)
   return rnn_cell.DropoutWrapper(cell, output_keep_prob=keep_prob)
-
-
-def final_h(state) -> tf.Tensor:
-  """The output part h of one cell's final state (LSTM: (c, h); GRU: h)."""
-  return state.h if isinstance(state, rnn_cell.LSTMStateTuple) else state
 
 
 class MnistRnnModel:

@@ -23,7 +23,8 @@ IDX layout (all integers big-endian)::
     labels: int32 magic 2049 | int32 count | count uint8 labels (0..9)
 
 Each file may be stored as ``NAME`` or gzipped as ``NAME.gz`` (detected by
-content). The *decompressed* content is checked against the published
+content). Once the pair of files parses (a malformed one is reported as
+such), the *decompressed* content is checked against the published
 md5/sha256 (``../shared/data/README.md``); pass ``verify_checksums=False``
 (``--noverify_checksums``) to read other IDX data sets of the same shape,
 such as Fashion-MNIST.
@@ -194,7 +195,10 @@ def parse_labels(content: bytes, path: str) -> np.ndarray:
 
 def load_pair(data_dir: str, images_spec: IdxFile, labels_spec: IdxFile,
               verify_checksums: bool) -> Tuple[np.ndarray, np.ndarray]:
-  """Reads, verifies and parses one images/labels pair of files.
+  """Reads, parses and verifies one images/labels pair of files.
+
+  Parsing comes first, so a truncated or malformed file is reported as such;
+  the checksums are checked only on files that parse.
 
   Returns:
     (uint8 images [n, 28, 28], uint8 labels [n]).
@@ -202,18 +206,21 @@ def load_pair(data_dir: str, images_spec: IdxFile, labels_spec: IdxFile,
   Raises:
     UserError: any problem with either file, or different counts.
   """
-  arrays, paths = [], []
+  arrays, paths, contents = [], [], []
   for spec, parse in ((images_spec, parse_images), (labels_spec, parse_labels)):
     path = find_file(data_dir, spec)
     content = read_content(path)
-    if verify_checksums:
-      verify_content(path, content, spec)
     arrays.append(parse(content, path))
     paths.append(path)
+    contents.append(content)
   images, labels = arrays
   if len(images) != len(labels):
     raise UserError("%s holds %d images but %s holds %d labels" %
                     (paths[0], len(images), paths[1], len(labels)))
+  if verify_checksums:
+    for spec, path, content in zip((images_spec, labels_spec), paths,
+                                   contents):
+      verify_content(path, content, spec)
   return images, labels
 
 

@@ -6,6 +6,7 @@ refused whatever the archive's own bytes are.
 """
 
 import os
+import shutil
 import tempfile
 
 from absl import logging
@@ -15,7 +16,7 @@ from common.errors import UserError
 from ptb import reader
 
 URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
-ARCHIVE_DIR = "./simple-examples/data/"
+ARCHIVE_DIR = "simple-examples/data/"
 SHA256 = {
     "ptb.train.txt":
         "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
@@ -26,8 +27,12 @@ SHA256 = {
 }
 
 
-def maybe_download(data_path: str) -> None:
+def maybe_download(data_path: str, url: str = URL) -> None:
   """Downloads and verifies the PTB files into ``data_path`` if missing.
+
+  Args:
+    data_path: where the three files go.
+    url: the archive's address (tests pass a ``file://`` URL).
 
   Raises:
     UserError: no network, a checksum mismatch or an unsafe archive.
@@ -35,12 +40,11 @@ def maybe_download(data_path: str) -> None:
   names = list(reader.FILES.values())
   if all(os.path.isfile(os.path.join(data_path, n)) for n in names):
     return
-  os.makedirs(data_path, exist_ok=True)
   with tempfile.TemporaryDirectory() as tmp:
     archive = os.path.join(tmp, "simple-examples.tgz")
-    logging.info("Downloading %s", URL)
+    logging.info("Downloading %s", url)
     try:
-      data_lib.download(URL, archive)
+      data_lib.download(url, archive)
     except UserError as e:
       raise UserError("PTB files missing in %s and the download failed (%s); "
                       "put %s there, or set DATA_DIR / --data_path" %
@@ -48,6 +52,10 @@ def maybe_download(data_path: str) -> None:
     data_lib.safe_extract(archive, tmp, members_prefix=ARCHIVE_DIR)
     extracted = os.path.join(tmp, ARCHIVE_DIR)
     data_lib.verify_files(extracted, SHA256)
+    try:
+      os.makedirs(data_path, exist_ok=True)
+    except OSError as e:
+      raise UserError("cannot create %s: %s" % (data_path, e)) from e
     for name in names:
-      os.replace(os.path.join(extracted, name), os.path.join(data_path, name))
+      shutil.move(os.path.join(extracted, name), os.path.join(data_path, name))
   logging.info("PTB files verified in %s", data_path)

@@ -58,7 +58,8 @@ _DOWNLOAD = flags.DEFINE_bool(
     "download", False, "Download and verify simple-examples.tgz into the data "
     "directory if the PTB files are missing (needs a network).")
 _SEED = flags.DEFINE_integer("seed", None, "Random seed; same seed, same "
-                             "perplexities on CPU.")
+                             "perplexities on CPU.", lower_bound=0,
+                             upper_bound=2**32 - 1)
 _DETERMINISTIC = flags.DEFINE_bool(
     "deterministic", False, "Use TF's deterministic kernels (slower).")
 _NUM_THREADS = flags.DEFINE_integer(
@@ -84,8 +85,7 @@ _OVERRIDES = {
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UserError("unexpected arguments: %s" % " ".join(argv[1:]))
+  del argv  # Extra arguments are refused by common.app.run.
   config = config_lib.apply_overrides(
       configs.CONFIGS.get(_MODEL.value),
       {name: holder.value for name, holder in _OVERRIDES.items()})

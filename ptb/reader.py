@@ -102,6 +102,17 @@ def epoch_size(num_words: int, batch_size: int, num_steps: int) -> int:
   return (num_words // batch_size - 1) // num_steps
 
 
+def check_batchable(num_words: int, batch_size: int, num_steps: int,
+                    name: str = "data") -> int:
+  """Returns the epoch size; UserError if the data is too short for a chunk."""
+  n = epoch_size(num_words, batch_size, num_steps)
+  if n <= 0:
+    raise UserError(
+        "%s: %d words is too short for batch_size=%d, num_steps=%d; decrease "
+        "batch_size or num_steps" % (name, num_words, batch_size, num_steps))
+  return n
+
+
 def ptb_iterator(raw_data, batch_size: int, num_steps: int,
                  name: str = "data") -> Iterator[Tuple[np.ndarray, np.ndarray]]:
   """Yields ``(x, y)`` int32 arrays of shape [batch_size, num_steps].
@@ -112,11 +123,7 @@ def ptb_iterator(raw_data, batch_size: int, num_steps: int,
     UserError: the data is too short for one chunk.
   """
   data = np.asarray(raw_data, dtype=np.int32)
-  n = epoch_size(len(data), batch_size, num_steps)
-  if n <= 0:
-    raise UserError(
-        "%s: %d words is too short for batch_size=%d, num_steps=%d; decrease "
-        "batch_size or num_steps" % (name, len(data), batch_size, num_steps))
+  n = check_batchable(len(data), batch_size, num_steps, name)
   batch_len = len(data) // batch_size
   rows = data[:batch_size * batch_len].reshape(batch_size, batch_len)
   for i in range(n):

@@ -124,10 +124,16 @@ class _Run:
 
 
 def _load_data(config: configs.PTBConfig, data_path: str):
+  """Reads the three splits; checks vocabulary and lengths before any work."""
   train_data, valid_data, test_data, vocab = reader.ptb_raw_data(data_path)
   if vocab > config.vocab_size:
     raise UserError("the data has %d words but vocab_size=%d; set "
                     "--vocab_size=%d" % (vocab, config.vocab_size, vocab))
+  test_config = configs.eval_config(config)
+  for name, data, cfg in (("train", train_data, config),
+                          ("valid", valid_data, config),
+                          ("test", test_data, test_config)):
+    reader.check_batchable(len(data), cfg.batch_size, cfg.num_steps, name)
   return train_data, valid_data, test_data
 
 
@@ -175,22 +181,25 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   config_dict = dict(config_lib.to_dict(config), model=model_name)
   logging.info("PTB config %s: %s", model_name, config_dict)
   run = _build(config, options)
+  checkpointer = None
+  if options.save_path:  # Refuses another run's directory before writing.
+    with run.graph.as_default():
+      checkpointer = ckpt_lib.Checkpointer(
+          options.save_path, tf1.train.Saver(max_to_keep=2), config_dict,
+          mutable_fields=("max_max_epoch",))
   metrics = MetricsLog(options.save_path, config_dict)
   with run.graph.as_default(), run.session as session:
     m = run.models
     session.run(tf1.global_variables_initializer())
-    checkpointer = None
     start_epoch = 0
-    if options.save_path:
-      checkpointer = ckpt_lib.Checkpointer(
-          options.save_path, tf1.train.Saver(max_to_keep=2), config_dict,
-          mutable_fields=("max_max_epoch",))
-      state = checkpointer.restore(session)
-      if state is not None:
-        start_epoch = state["epoch"]
-        logging.info("Resuming from %s after epoch %d (global step %d)",
-                     state["checkpoint"], start_epoch,
-                     session.run(tf1.train.get_global_step()))
+    state = checkpointer.restore(session) if checkpointer else None
+    if state is not None:
+      start_epoch = state["epoch"]
+      # The checkpoint's history is the truth (metrics.json may lag it).
+      metrics.set_epochs(state.get("history", metrics.record["epochs"]))
+      logging.info("Resuming from %s after epoch %d (global step %d)",
+                   state["checkpoint"], start_epoch,
+                   session.run(tf1.train.get_global_step()))
     for i in range(start_epoch, config.max_max_epoch):
       m.train.assign_lr(session, config.lr_for_epoch(i))
       lr = session.run(m.train.lr)
@@ -213,7 +222,9 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
           train_words_per_sec=train_result.words_per_sec,
           seconds=train_result.seconds + valid_result.seconds)
       if checkpointer is not None:
-        checkpointer.save(session, global_step, epoch_record)
+        history = metrics.record["epochs"] + [epoch_record]
+        checkpointer.save(session, global_step,
+                          dict(epoch_record, history=history))
       metrics.add_epoch(**epoch_record)
     test_result = run_epoch(session, m.test, test_data, name="test")
     logging.info("Test Perplexity: %.3f", test_result.perplexity)
@@ -249,12 +260,10 @@ def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
     ``{"valid": ppl, "test": ppl}``.
   """
   _, valid_data, test_data = _load_data(config, data_path)
-  path = ckpt_lib.find_checkpoint(checkpoint)
   run = _build(config, options)
   with run.graph.as_default(), run.session as session:
-    weights = model_lib.weight_variables()
-    ckpt_lib.check_variable_shapes(path, weights)
-    ckpt_lib.restore_checkpoint(session, tf1.train.Saver(weights), path)
+    path = ckpt_lib.restore_weights(session, checkpoint,
+                                    model_lib.weight_variables())
     logging.info("Restored %s", path)
     valid = run_epoch(session, run.models.valid, valid_data, name="valid")
     logging.info("Valid Perplexity: %.3f", valid.perplexity)

@@ -1,7 +1,8 @@
 """Tests for imdb/model.py and imdb/configs.py: shapes, Keras parameter counts,
-padding semantics, dropout, optimizers."""
+Keras initialization, padding semantics, dropout, optimizers."""
 
 import dataclasses
+from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -102,6 +103,111 @@ class PaddingTest(absltest.TestCase):
   def test_pre_padding_runs_the_pads_like_keras(self):
     long, short = self._logits("pre", [[0, 0, 0, 1, 5, 6]], [[1, 5, 6]])
     self.assertGreater(abs(float(long[0] - short[0])), 1e-6)
+
+  def test_pre_padding_reads_the_last_words(self):
+    # Fails if pre-padding were combined with sequence_length: the RNN would
+    # stop after the pads and never see the last word (6 vs 7).
+    rows = [[0, 0, 0, 1, 5, 6], [0, 0, 0, 1, 5, 7]]
+    logits, _ = self._logits("pre", rows, [[1, 5, 6]])
+    self.assertGreater(abs(float(logits[0] - logits[1])), 1e-6)
+
+  def test_pre_padding_with_sequence_length_is_the_bug(self):
+    # The buggy variant, built on purpose: pre-padding + sequence_length.
+    rows = [[0, 0, 0, 1, 5, 6], [0, 0, 0, 1, 5, 7]]
+    default, pads_only = self._logits("pre", rows, [[0, 0, 0]])
+    with mock.patch.object(model_lib, "rnn_sequence_length",
+                           lambda padding, lengths: lengths):
+      buggy, _ = self._logits("pre", rows, [[1, 5, 6]])
+    self.assertGreater(np.abs(buggy - default).max(), 1e-6)
+    # It reads the 3 pads and stops: the last words do not matter, and the
+    # result is that of the pads alone.
+    np.testing.assert_allclose(buggy[0], buggy[1], rtol=1e-6)
+    np.testing.assert_allclose(buggy[0], pads_only[0], rtol=1e-5, atol=1e-6)
+
+
+def _keras_parts(kernel, num_units):
+  """(input part, recurrent part) of a TF1 stacked kernel."""
+  return kernel[:-num_units], kernel[-num_units:]
+
+
+class InitializerTest(parameterized.TestCase):
+  """Weights start as Keras's: glorot input kernel, orthogonal recurrent
+  kernel, zero biases, uniform(-0.05, 0.05) embedding."""
+
+  def _weights(self, config, seed=22):
+    with tf.Graph().as_default():
+      tf1.set_random_seed(seed)
+      model_lib.build_models(config)
+      weights = model_lib.weight_variables()
+      with tf1.Session() as session:
+        _init(session)
+        return dict(zip([w.op.name for w in weights], session.run(weights)))
+
+  def _check_kernel(self, kernel, input_size, num_units, gates):
+    width = gates * num_units
+    self.assertEqual(kernel.shape, (input_size + num_units, width))
+    inputs, recurrent = _keras_parts(kernel, num_units)
+    # Orthogonal [H, gates*H]: orthonormal rows.
+    np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(num_units),
+                               atol=1e-5)
+    # glorot_uniform over Keras's [in, gates*H] input kernel.
+    limit = np.sqrt(6.0 / (input_size + width))
+    self.assertLessEqual(np.abs(inputs).max(), limit)
+    self.assertGreater(np.abs(inputs).max(), 0.95 * limit)
+    self.assertBetween(inputs.std(), 0.9 * limit / np.sqrt(3),
+                       1.1 * limit / np.sqrt(3))
+
+  def test_lstm_like_keras(self):
+    config = configs.CONFIGS.get("seed000")
+    w = self._weights(config)
+    cells = "Model/RNN/multi_rnn_cell/cell_%d/lstm_cell/"
+    for layer, input_size in ((0, 100), (1, 64)):
+      self._check_kernel(w[cells % layer + "kernel"], input_size, 64, 4)
+      # Zero bias; LSTMCell adds forget_bias=1.0 (Keras unit_forget_bias).
+      np.testing.assert_array_equal(w[cells % layer + "bias"], 0)
+    embedding = w["Model/embedding"]
+    self.assertLessEqual(np.abs(embedding).max(), 0.05)
+    self.assertGreater(np.abs(embedding).max(), 0.049)
+    dense_limit = np.sqrt(6.0 / (64 + 1))
+    self.assertLessEqual(np.abs(w["Model/dense/kernel"]).max(), dense_limit)
+    np.testing.assert_array_equal(w["Model/dense/bias"], 0)
+
+  def test_lstm_forget_bias_is_one(self):
+    with tf.Graph().as_default():
+      m = model_lib.build_eval_model(TINY)
+      cell = m._make_cell(0)  # pylint: disable=protected-access
+    self.assertEqual(cell._forget_bias, 1.0)  # pylint: disable=protected-access
+
+  def test_gru_like_keras(self):
+    config = dataclasses.replace(configs.CONFIGS.get("seed000"), cell="gru")
+    w = self._weights(config)
+    cells = "Model/RNN/multi_rnn_cell/cell_%d/gru_cell/"
+    for layer, input_size in ((0, 100), (1, 64)):
+      # Gates [in+H, 2H] and candidate [in+H, H] together are Keras's
+      # kernel + recurrent_kernel of 3H columns (one orthogonal draw).
+      kernel = np.concatenate([w[cells % layer + "gates/kernel"],
+                               w[cells % layer + "candidate/kernel"]], axis=1)
+      self._check_kernel(kernel, input_size, 64, 3)
+      np.testing.assert_array_equal(w[cells % layer + "gates/bias"], 0)
+      np.testing.assert_array_equal(w[cells % layer + "candidate/bias"], 0)
+
+  def test_seeded_by_the_graph_seed(self):
+    config = configs.CONFIGS.get("test")
+    a, b, c = self._weights(config), self._weights(config), self._weights(
+        config, seed=23)
+    for name in a:
+      np.testing.assert_array_equal(a[name], b[name])
+    kernel = "Model/RNN/multi_rnn_cell/cell_0/lstm_cell/kernel"
+    self.assertFalse(np.allclose(a[kernel], c[kernel]))
+
+  def test_initializer_refuses_too_many_columns(self):
+    init = model_lib.KerasRecurrentInitializer(3, 2, 3)
+    with tf.Graph().as_default():
+      init([5, 4])
+      with self.assertRaisesRegex(ValueError, "columns"):
+        init([5, 4])
+      with self.assertRaisesRegex(ValueError, "rows"):
+        init([4, 1])
 
 
 class _Echo(rnn_cell.RNNCell):
@@ -230,10 +336,17 @@ class ConfigTest(parameterized.TestCase):
       ("num_words", dict(num_words=4), "num_words must be > 4"),
       ("batch", dict(batch_size=0), "batch_size must be positive"),
       ("patience", dict(patience=2, validation_split=0.0), "needs validation"),
+      ("seed_negative", dict(seed=-1), "seed must be"),
+      ("seed_too_big", dict(seed=2**32), "seed must be in"),
   )
   def test_invalid(self, change, message):
     with self.assertRaisesRegex(UserError, message):
       dataclasses.replace(configs.CONFIGS.get("seed000"), **change)
+
+  def test_largest_seed_is_accepted(self):
+    config = dataclasses.replace(configs.CONFIGS.get("seed000"),
+                                 seed=2**32 - 1)
+    np.random.seed(config.seed)  # What the seed has to satisfy.
 
   def test_presets_match_the_issue_table(self):
     s0, s1, s3 = (configs.CONFIGS.get(n) for n in ("seed000", "seed001",

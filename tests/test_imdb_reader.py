@@ -2,12 +2,15 @@
 
 import collections
 import os
+from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
+from common import data as data_lib
 from common.errors import UserError
+from imdb import download
 from imdb import reader
 from tests import imdb_fixtures
 from tests import testutil
@@ -324,6 +327,36 @@ class RealDataTest(absltest.TestCase):
     short = dataset.test.x[dataset.test.x[:, 0] == reader.PAD]
     first = (short != 0).argmax(axis=1)
     self.assertTrue((short[np.arange(len(short)), first] == reader.START).all())
+
+
+class DownloadTest(absltest.TestCase):
+  """imdb.download against a local archive (file:// URL; no network)."""
+
+  def _mirror(self):
+    tmp = self.create_tempdir().full_path
+    archive = imdb_fixtures.write_archive(os.path.join(tmp, "mirror.tar.gz"))
+    return archive, data_lib.file_digest(archive)
+
+  def test_downloads_verifies_and_reads(self):
+    archive, digest = self._mirror()
+    data = self.create_tempdir().full_path
+    with mock.patch.object(reader, "URL", "file://" + archive), \
+        mock.patch.dict(reader.SHA256, {"aclImdb_v1.tar.gz": digest}):
+      download.maybe_download(data)
+      kept = os.path.join(data, "aclImdb_v1.tar.gz")
+      self.assertEqual(reader.find_source(data), kept)
+      self.assertLen(reader.load_corpus(data).train, 16)
+      os.remove(archive)  # Data present: no second download.
+      download.maybe_download(data)
+
+  def test_bad_checksum_keeps_nothing(self):
+    archive, _ = self._mirror()
+    data = self.create_tempdir().full_path
+    with mock.patch.object(reader, "URL", "file://" + archive), \
+        mock.patch.dict(reader.SHA256, {"aclImdb_v1.tar.gz": "0" * 64}):
+      with self.assertRaises(UserError):
+        download.maybe_download(data)
+    self.assertEmpty(os.listdir(data))
 
 
 if __name__ == "__main__":

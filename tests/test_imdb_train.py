@@ -91,10 +91,52 @@ class TrainTest(absltest.TestCase):
     config = dataclasses.replace(TEST, max_epochs=1)
     train_lib.train("test", config, self.data, self.options)
     with self.assertRaisesRegex(UserError, "different config"):
-      train_lib.train("test", TEST, self.data, self.options)
+      train_lib.train("test", dataclasses.replace(config, learning_rate=0.02),
+                      self.data, self.options)
     with self.assertRaisesRegex(UserError, "does not fit the model"):
       train_lib.evaluate("test", dataclasses.replace(TEST, hidden_size=9),
                          self.data, self.run_dir)
+
+  def test_finished_run_trains_longer(self):
+    # max_epochs may change on resume (like PTB's max_max_epoch).
+    train_lib.train("test", dataclasses.replace(TEST, max_epochs=1),
+                    self.data, self.options)
+    self.assertEqual(self._state()["checkpoint"], "model.ckpt-4")
+    record = train_lib.train("test", TEST, self.data, self.options)
+    self.assertEqual([e["epoch"] for e in record["epochs"]], [1, 2])
+    self.assertEqual(self._state()["checkpoint"], "model.ckpt-8")
+
+  def test_same_seed_same_numbers(self):
+    config = dataclasses.replace(TEST, max_epochs=1)
+    options = train_lib.RunOptions(intra_op_threads=1, inter_op_threads=1,
+                                   log_every=0)
+    a, b, c = (train_lib.train("test", cfg, self.data, options)
+               for cfg in (config, config,
+                           dataclasses.replace(config, seed=23)))
+    for key in ("train_loss", "train_accuracy", "valid_loss"):
+      self.assertEqual(a["epochs"][0][key], b["epochs"][0][key], key)
+    self.assertEqual(a["test_loss"], b["test_loss"])
+    self.assertNotEqual(a["test_loss"], c["test_loss"])
+
+  def test_resume_equals_uninterrupted(self):
+    # Without dropout (whose masks are drawn afresh after a restart) the
+    # checkpoint holds everything: weights, Adam slots, global step; the
+    # epoch orders depend on (seed, epoch) only.
+    config = dataclasses.replace(TEST, dropout=0.0)
+    threads = dict(intra_op_threads=1, inter_op_threads=1, log_every=0)
+    whole = train_lib.train(
+        "test", config, self.data, train_lib.RunOptions(
+            save_path=os.path.join(self.run_dir, "whole"), **threads))
+    options = train_lib.RunOptions(
+        save_path=os.path.join(self.run_dir, "parts"), **threads)
+    train_lib.train("test", dataclasses.replace(config, max_epochs=1),
+                    self.data, options)
+    resumed = train_lib.train("test", config, self.data, options)
+    self.assertLen(resumed["epochs"], 2)
+    for key in ("train_loss", "train_accuracy", "valid_loss"):
+      self.assertAlmostEqual(resumed["epochs"][1][key],
+                             whole["epochs"][1][key], places=6, msg=key)
+    self.assertAlmostEqual(resumed["test_loss"], whole["test_loss"], places=6)
 
   def test_non_finite_loss_aborts_without_checkpoint(self):
     config = dataclasses.replace(TEST, learning_rate=float("inf"))
@@ -124,6 +166,14 @@ class TrainTest(absltest.TestCase):
     self.assertTrue(self._state()["stopped_early"])
     again = train_lib.train("test", config, self.data, self.options)
     self.assertLen(again["epochs"], 3)
+    # A larger patience (it may change on resume) lifts the stop.
+    losses = iter([0.05, 0.04, 0.03])
+    with mock.patch.object(train_lib, "evaluate_examples",
+                           side_effect=rising_valid_loss):
+      longer = train_lib.train("test", dataclasses.replace(config, patience=4),
+                               self.data, self.options)
+    self.assertLen(longer["epochs"], 6)
+    self.assertFalse(longer["stopped_early"])
 
 
 def _cli(*args, tmp):

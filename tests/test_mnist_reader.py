@@ -153,6 +153,32 @@ class IdxParsingTest(parameterized.TestCase):
         reader.TRAIN_IMAGES.name):
       reader.read_data_sets(d, validation_size=5)
 
+  @parameterized.named_parameters(
+      ("truncated", "TEST_LABELS", lambda real: real[:-1],
+       "truncated IDX file"),
+      ("wrong_magic", "TRAIN_IMAGES",
+       lambda real: struct.pack(">i", reader.LABELS_MAGIC) + real[4:],
+       "bad magic number 2049"),
+      ("count_mismatch", "TRAIN_LABELS",
+       lambda real: idx_labels(fake_labels(29)), "holds 60000 images but"),
+  )
+  def test_malformed_real_file_is_reported_before_checksums(self, key, damage,
+                                                            needle):
+    # With checksums on (the default), a broken file must be reported as
+    # such, not as a checksum mismatch that --noverify_checksums would skip.
+    source = testutil.data_dir("mnist")
+    d = self.create_tempdir().full_path
+    for spec in reader.FILES:
+      path = reader.find_file(source, spec)
+      if spec is getattr(reader, key):
+        write(os.path.join(d, spec.name), damage(reader.read_content(path)))
+      else:
+        os.symlink(path, os.path.join(d, os.path.basename(path)))
+    with self.assertRaisesRegex(UserError, needle) as cm:
+      reader.read_data_sets(d)
+    self.assertIn(getattr(reader, key).name, str(cm.exception))
+    self.assertNotIn("checksum mismatch", str(cm.exception))
+
   def test_verify_content_accepts_matching_digests(self):
     content = idx_labels(fake_labels(4))
     spec = reader.IdxFile("x", reader.data_lib.bytes_digest(content, "md5"),

@@ -46,10 +46,14 @@ class ConfigTest(parameterized.TestCase):
     with self.assertRaisesRegex(UserError, field):
       dataclasses.replace(configs.CONFIGS.get("small"), **{field: value})
 
-  def test_lr_schedule_small(self):
-    cfg = configs.CONFIGS.get("small")
-    self.assertEqual([cfg.lr_for_epoch(i) for i in range(7)],
-                     [1.0, 1.0, 1.0, 1.0, 0.5, 0.25, 0.125])
+  @parameterized.parameters(
+      ("small", [1.0] * 4 + [0.5, 0.25, 0.125]),
+      ("medium", [1.0] * 6 + [0.8, 0.64]),
+      ("large", [1.0] * 14 + [1 / 1.15, 1 / 1.15 ** 2]))
+  def test_lr_schedule(self, name, expected):
+    cfg = configs.CONFIGS.get(name)
+    np.testing.assert_allclose(
+        [cfg.lr_for_epoch(i) for i in range(len(expected))], expected)
 
   def test_eval_config(self):
     cfg = configs.eval_config(configs.CONFIGS.get("medium"))

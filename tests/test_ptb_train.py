@@ -63,8 +63,19 @@ class TrainTest(absltest.TestCase):
         os.path.join(self.run_dir, state["checkpoint"] + ".index")))
     self.assertTrue(os.listdir(os.path.join(self.run_dir, "tensorboard")))
 
+    # A crash after the checkpoint but before metrics.json was updated:
+    # the checkpoint's history restores the lost epoch entry.
+    metrics_path = os.path.join(self.run_dir, "metrics.json")
+    with open(metrics_path) as f:
+      metrics = json.load(f)
+    metrics["epochs"] = metrics["epochs"][:1]
+    with open(metrics_path, "w") as f:
+      json.dump(metrics, f)
+
     # Resume: train one epoch more (max_max_epoch may grow), lr decays.
     resumed = train.train("test", TINY, self.data, self._options())
+    self.assertLen([f for f in os.listdir(self.run_dir)
+                    if f.endswith(".index")], 2)  # max_to_keep=2.
     self.assertLen(resumed["epochs"], 3)
     self.assertEqual(resumed["epochs"][2]["learning_rate"], 0.5)
     self.assertEqual(resumed["epochs"][:2], first["epochs"][:2])
@@ -121,6 +132,19 @@ class TrainTest(absltest.TestCase):
                   self._options(save_path=None))
 
 
+class ProgressLinesTest(absltest.TestCase):
+
+  def test_ten_lines_at_the_tutorials_steps(self):
+    steps = [s for s in range(2323) if train._progress_step(s, 2323)]
+    self.assertEqual(steps, list(range(10, 2323, 232)))
+    self.assertLen(steps, 10)
+
+  def test_short_epochs_still_log(self):
+    self.assertEqual([s for s in range(5) if train._progress_step(s, 5)],
+                     [0, 1, 2, 3, 4])
+    self.assertLen([s for s in range(50) if train._progress_step(s, 50)], 10)
+
+
 class ComparisonTest(absltest.TestCase):
 
   def test_small_rows(self):
@@ -153,6 +177,7 @@ class CommandLineTest(absltest.TestCase):
     self.assertEqual(first.returncode, 0, first.stderr)
     self.assertRegex(first.stderr, r"Epoch: 1 Learning rate: 1\.000")
     self.assertRegex(first.stderr, r"perplexity: [\d.]+ speed: \d+ wps ETA")
+    self.assertRegex(first.stderr, r"Epoch: 1 Train Perplexity: [\d.]+")
     self.assertRegex(first.stderr, r"Epoch: 1 Valid Perplexity: [\d.]+")
     self.assertRegex(first.stderr, r"Test Perplexity: [\d.]+")
     again = testutil.run_cli("ptb/ptb_word_lm.py", *self.tiny_flags,
@@ -179,8 +204,16 @@ class CommandLineTest(absltest.TestCase):
     write_tiny_corpus(bad_utf8)
     with open(os.path.join(bad_utf8, "ptb.valid.txt"), "wb") as f:
       f.write(b"caf\xe9\n")
+    short_valid = self.create_tempdir("short").full_path
+    write_tiny_corpus(short_valid)
+    with open(os.path.join(short_valid, "ptb.valid.txt"), "w") as f:
+      f.write("the cat\n")
     cases = [
         (["--data_path=/nonexistent/ptb"], "not found"),
+        (["--data_path=" + short_valid, "--save_path=" + os.path.join(
+            short_valid, "run")], "valid: 3 words is too short"),
+        (["positional"], "unexpected arguments: positional"),
+        (["--seed=-1"], "seed"),
         (["--keep_prob=1.5"], "keep_prob must be in (0, 1]"),
         (["--hidden_size=0"], "hidden_size must be positive"),
         (["--data_path=" + bad_utf8], "not UTF-8"),
@@ -202,6 +235,22 @@ class CommandLineTest(absltest.TestCase):
                             text=True, timeout=300, check=False)
     self.assertNotEqual(result.returncode, 0)
     self.assertIn("value should be one of", result.stderr)
+
+  def test_every_config_field_has_a_flag(self):
+    result = testutil.run_cli("ptb/ptb_word_lm.py", "--helpfull")
+    for field in dataclasses.fields(configs.PTBConfig):
+      self.assertIn("--%s:" % field.name, result.stdout)
+
+  def test_bench_prints_json(self):
+    result = subprocess.run(
+        [sys.executable, "-m", "ptb.bench", "--model=test", "--steps=3",
+         "--warmup_steps=1"], cwd=testutil.REPO_ROOT, capture_output=True,
+        text=True, timeout=300, check=False)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    record = json.loads(result.stdout)
+    for key in ("train_words_per_sec", "eval_words_per_sec",
+                "test_words_per_sec", "peak_rss_mb"):
+      self.assertGreater(record[key], 0, key)
 
   def test_unknown_model_flag(self):
     result = testutil.run_cli("ptb/ptb_word_lm.py", "--model=huge")

@@ -1,0 +1,140 @@
+"""common/: checkpoints, config registry, comparison, progress, archives."""
+
+import io
+import json
+import os
+import tarfile
+
+from absl.testing import absltest
+import numpy as np
+
+from common import checkpoint as ckpt_lib
+from common import compare
+from common import data as data_lib
+from common import progress
+from common.errors import UserError
+from common.tf_compat import tf, tf1
+
+
+def _graph_with_saver():
+  graph = tf.Graph()
+  with graph.as_default():
+    var = tf1.get_variable("w", initializer=np.float32(3.0))
+    saver = tf1.train.Saver(max_to_keep=2)
+  return graph, var, saver
+
+
+class CheckpointerTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.dir = os.path.join(self.create_tempdir().full_path, "run")
+
+  def test_save_restore_and_config_binding(self):
+    graph, var, saver = _graph_with_saver()
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {"a": 1})
+      self.assertIsNone(ckpt.state())
+      # No checkpoint yet: another config may take the directory over.
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {"a": 2})
+      ckpt.save(sess, 5, {"epoch": 1})
+      with self.assertRaisesRegex(UserError, r"different config \(a: 2 -> 3\)"):
+        ckpt_lib.Checkpointer(self.dir, saver, {"a": 3})
+      mutable = ckpt_lib.Checkpointer(self.dir, saver, {"a": 3},
+                                      mutable_fields=("a",))
+      sess.run(var.assign(7.0))
+      state = mutable.restore(sess)
+      self.assertEqual(state, {"epoch": 1, "checkpoint": "model.ckpt-5"})
+      self.assertEqual(sess.run(var), 3.0)
+
+  def test_resumed_saver_still_deletes_old_checkpoints(self):
+    graph, var, saver = _graph_with_saver()
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {})
+      for step in (1, 2):
+        ckpt.save(sess, step, {})
+      resumed = ckpt_lib.Checkpointer(self.dir, tf1.train.Saver(max_to_keep=2),
+                                      {})
+      resumed.restore(sess)
+      for step in (3, 4):
+        resumed.save(sess, step, {})
+    index_files = sorted(f for f in os.listdir(self.dir)
+                         if f.endswith(".index"))
+    self.assertEqual(index_files, ["model.ckpt-3.index", "model.ckpt-4.index"])
+
+  def test_malformed_state_is_a_clear_error(self):
+    graph, _, saver = _graph_with_saver()
+    with graph.as_default():
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {})
+    with open(os.path.join(self.dir, ckpt_lib.STATE_FILE), "w") as f:
+      json.dump({"epoch": 3}, f)
+    with self.assertRaisesRegex(UserError, "malformed"):
+      ckpt.state()
+    with self.assertRaisesRegex(UserError, "malformed"):
+      ckpt_lib.find_checkpoint(self.dir)
+
+  def test_restore_weights_checks_shapes(self):
+    graph, var, saver = _graph_with_saver()
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      ckpt_lib.Checkpointer(self.dir, saver, {}).save(sess, 1, {})
+    with tf.Graph().as_default(), tf1.Session() as sess:
+      other = tf1.get_variable("w", shape=[2])
+      with self.assertRaisesRegex(UserError, r"w is \[\], the model's \[2\]"):
+        ckpt_lib.restore_weights(sess, self.dir, [other])
+    with self.assertRaisesRegex(UserError, "no checkpoint in"):
+      ckpt_lib.find_checkpoint(self.create_tempdir().full_path)
+
+
+class CompareAndProgressTest(absltest.TestCase):
+
+  def test_delta_percent_and_missing(self):
+    rows = compare.compare({"test": 110.0},
+                           [compare.Reference("paper", {"test": 100.0,
+                                                        "valid": 90.0})])
+    self.assertAlmostEqual(rows[0]["delta_pct"], 10.0)
+    self.assertIsNone(rows[1]["measured"])
+    text = compare.format_comparison(rows)
+    self.assertIn("+10.00%", text)
+    self.assertIn("paper", text)
+
+  def test_duration_and_eta(self):
+    self.assertEqual(progress.format_duration(3725), "1:02:05")
+    self.assertEqual(progress.format_duration(float("nan")), "?")
+    clock = iter([0.0, 10.0, 10.0, 10.0]).__next__
+    meter = progress.Throughput(total_steps=4, clock=clock)
+    meter.update(steps=1, units=100)
+    self.assertAlmostEqual(meter.rate(), 10.0)
+    self.assertEqual(meter.eta(), "0:00:30")
+
+
+class SafeExtractTest(absltest.TestCase):
+
+  def _tar(self, names):
+    path = os.path.join(self.create_tempdir().full_path, "a.tgz")
+    with tarfile.open(path, "w:gz") as tar:
+      for name in names:
+        info = tarfile.TarInfo(name)
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    return path
+
+  def test_prefix_with_and_without_dot_slash(self):
+    dest = self.create_tempdir().full_path
+    data_lib.safe_extract(self._tar(["./d/a.txt", "d/b.txt", "e/c.txt"]), dest,
+                          members_prefix="d/")
+    self.assertEqual(sorted(os.listdir(os.path.join(dest, "d"))),
+                     ["a.txt", "b.txt"])
+    self.assertFalse(os.path.exists(os.path.join(dest, "e")))
+
+  def test_unsafe_member_is_refused(self):
+    dest = self.create_tempdir().full_path
+    with self.assertRaisesRegex(UserError, "unsafe path '../evil.txt'"):
+      data_lib.safe_extract(self._tar(["ok.txt", "../evil.txt"]), dest)
+    self.assertEqual(os.listdir(dest), [])
+
+
+if __name__ == "__main__":
+  absltest.main()
