@@ -3,6 +3,8 @@
 import dataclasses
 from typing import Dict, List, Mapping, Optional, Sequence
 
+from absl import logging
+
 
 @dataclasses.dataclass(frozen=True)
 class Reference:
@@ -43,3 +45,12 @@ def format_comparison(rows: Sequence[Mapping[str, object]]) -> str:
     lines.append("%-32s %-10s %10.3f %10s %9s" %
                  (r["source"], r["metric"], r["published"], measured, delta))
   return "\n".join(lines)
+
+
+def log_comparison(rows: Sequence[Mapping[str, object]], title: str,
+                   if_empty: str) -> None:
+  """Logs :func:`compare` rows under ``title``, or ``if_empty`` if none."""
+  if rows:
+    logging.info("%s:\n%s", title, format_comparison(rows))
+  else:
+    logging.info("%s", if_empty)

@@ -104,8 +104,7 @@ def estimate_seconds(config, sizes, train_rate: float,
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UserError("unexpected arguments: %s" % " ".join(argv[1:]))
+  del argv  # Extra arguments are refused by common.app.run.
   name, config = imdb_lstm.config_from_flags()
   options = imdb_lstm.options_from_flags()
   start = time.perf_counter()

@@ -131,8 +131,7 @@ def options_from_flags() -> train.RunOptions:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UserError("unexpected arguments: %s" % " ".join(argv[1:]))
+  del argv  # Extra arguments are refused by common.app.run.
   name, config = config_from_flags()
   data_path = data_path_from_flags()
   options = options_from_flags()

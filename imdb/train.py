@@ -224,11 +224,9 @@ def log_comparison(config_name: str, test: PassResult):
                test.loss, test.accuracy, test.examples, test.examples_per_sec)
   rows = comparison(config_name, {"test_accuracy": test.accuracy,
                                   "test_loss": test.loss})
-  if rows:
-    logging.info("Seeds' comparison (delta = measured vs reported):\n%s",
-                 compare.format_comparison(rows))
-  else:
-    logging.info("No reported numbers for config %r.", config_name)
+  compare.log_comparison(
+      rows, "Seeds' comparison (delta = measured vs reported)",
+      "No reported numbers for config %r." % config_name)
   target = configs.TARGETS.get(config_name)
   if target is not None:
     logging.info("Target test accuracy >= %.3f: %s", target,
@@ -353,13 +351,12 @@ def evaluate(config_name: str, config: configs.IMDBConfig, data_path: str,
   Raises:
     UserError: no checkpoint, or one of another shape.
   """
-  path = ckpt_lib.find_checkpoint(checkpoint)
+  ckpt_lib.find_checkpoint(checkpoint)  # Fail before reading the data.
   dataset = load_dataset(config, data_path, options.cache_dir)
   run = build_run(config, options, training=False)
   with run.graph.as_default(), run.session as session:
-    weights = model_lib.weight_variables()
-    ckpt_lib.check_variable_shapes(path, weights)
-    ckpt_lib.restore_checkpoint(session, tf1.train.Saver(weights), path)
+    path = ckpt_lib.restore_weights(session, checkpoint,
+                                    model_lib.weight_variables())
     logging.info("Restored %s", path)
     test = evaluate_examples(session, run.eval_model, dataset.test,
                              config.batch_size)

@@ -33,7 +33,6 @@ from common import bench  # pylint: disable=wrong-import-position
 from common import config as config_lib  # pylint: disable=wrong-import-position
 from common import session as session_lib  # pylint: disable=wrong-import-position
 from common import variables  # pylint: disable=wrong-import-position
-from common.errors import UserError  # pylint: disable=wrong-import-position
 from common.tf_compat import tf, tf1  # pylint: disable=wrong-import-position
 from mnist_rnn import configs  # pylint: disable=wrong-import-position
 from mnist_rnn import model as model_lib  # pylint: disable=wrong-import-position
@@ -140,8 +139,7 @@ def run_benchmark(config: configs.MnistRnnConfig,
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise UserError("unexpected arguments: %s" % " ".join(argv[1:]))
+  del argv  # Extra arguments are refused by common.app.run.
   config = configs.get_config(_MODEL.value, _CONFIG.value)
   options = BenchOptions(
       steps=_STEPS.value, warmup_steps=_WARMUP_STEPS.value,

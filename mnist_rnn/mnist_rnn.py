@@ -150,8 +150,7 @@ def _eval_config(checkpoint: str) -> configs.MnistRnnConfig:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise UserError("unexpected arguments: %s" % " ".join(argv[1:]))
+  del argv  # Extra arguments are refused by common.app.run.
   config = _config()  # Validates the flags even for --eval_only.
   options = train.RunOptions(
       seed=_SEED.value, deterministic=_DETERMINISTIC.value,

@@ -119,12 +119,10 @@ def comparison(config: configs.MnistRnnConfig, test_accuracy: float):
 
 
 def _log_comparison(rows) -> None:
-  if rows:
-    logging.info("Comparison with the reference (accuracy in %%):\n%s",
-                 compare.format_comparison(rows))
-  else:
-    logging.info("No published reference for this config (the seed publishes "
-                 "no accuracy; only medium/large carry the issue's target).")
+  compare.log_comparison(
+      rows, "Comparison with the reference (accuracy in %)",
+      "No published reference for this config (the seed publishes no "
+      "accuracy; only medium/large carry the issue's target).")
 
 
 def _check_finite(loss: float, step: int) -> None:
@@ -358,11 +356,11 @@ def evaluate(config: configs.MnistRnnConfig, data: reader.DataSets,
   Raises:
     UserError: no checkpoint, or one that does not fit ``config``.
   """
-  path = ckpt_lib.find_checkpoint(checkpoint)
+  ckpt_lib.find_checkpoint(checkpoint)  # Fail before building the graph.
   run = _build(config, is_training=False, options=options)
   with run.graph.as_default(), run.session as session:
-    ckpt_lib.check_variable_shapes(path, tf1.global_variables())
-    ckpt_lib.restore_checkpoint(session, run.saver, path)
+    path = ckpt_lib.restore_weights(session, checkpoint,
+                                    tf1.global_variables())
     step = int(session.run(run.model.global_step))
     logging.info("Restored %s (step %d)", path, step)
     valid_accuracy, _ = evaluate_set(session, run.model, data.validation,

@@ -154,11 +154,9 @@ def comparison(model_name: str, measured: Dict[str, float]):
 
 
 def log_comparison(model_name: str, rows) -> None:
-  if rows:
-    logging.info("Published comparison (delta = measured vs published):\n%s",
-                 compare.format_comparison(rows))
-  else:
-    logging.info("No published numbers for config %r.", model_name)
+  compare.log_comparison(
+      rows, "Published comparison (delta = measured vs published)",
+      "No published numbers for config %r." % model_name)
 
 
 def train(model_name: str, config: configs.PTBConfig, data_path: str,
