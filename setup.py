@@ -7,7 +7,7 @@ setup(
     version="0.1.0",
     description=("PTB word LM, row-by-row MNIST and IMDB sentiment LSTMs in "
                  "tf.compat.v1 graph mode on current TensorFlow"),
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     packages=["common", "ptb", "mnist_rnn", "imdb"],
     install_requires=[
         "tensorflow==2.21.*",
