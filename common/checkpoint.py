@@ -123,6 +123,16 @@ class Checkpointer:
     return path
 
 
+def saved_config(path: str) -> Optional[Dict[str, Any]]:
+  """The config dict a run directory (or a checkpoint's directory) was made
+  with, or None when there is no ``config.json`` there."""
+  directory = path if os.path.isdir(path) else os.path.dirname(path)
+  config_path = os.path.join(directory, CONFIG_FILE)
+  if not os.path.isfile(config_path):
+    return None
+  return _read_json(config_path)
+
+
 def find_checkpoint(path: str) -> str:
   """Resolves a run directory or a checkpoint prefix to a checkpoint prefix.
 

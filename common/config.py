@@ -55,6 +55,18 @@ def apply_overrides(config: C, overrides: Mapping[str, Optional[Any]]) -> C:
     raise UserError(str(e)) from e
 
 
+def from_dict(cls, fields: Mapping[str, Any]):
+  """Rebuilds a config dataclass from :func:`to_dict` output.
+
+  Raises:
+    UserError: missing, unknown or invalid fields.
+  """
+  try:
+    return cls(**fields)
+  except TypeError as e:
+    raise UserError("invalid saved config: %s" % e) from e
+
+
 def to_dict(config) -> Dict[str, Any]:
   """JSON-friendly dict of a config dataclass."""
   return dataclasses.asdict(config)

@@ -1,11 +1,13 @@
 """Session creation: thread settings, seeding and the determinism switch."""
 
 import random
-from typing import Optional
+from typing import Callable, Optional, Tuple, TypeVar
 
 import numpy as np
 
 from common.tf_compat import tf, tf1
+
+T = TypeVar("T")
 
 
 def seed_everything(seed: Optional[int]) -> None:
@@ -48,3 +50,24 @@ def make_session(graph: tf.Graph,
       inter_op_parallelism_threads=inter_op_threads,
       allow_soft_placement=True)
   return tf1.Session(graph=graph, config=config)
+
+
+def build_graph(build_fn: Callable[[], T], seed: Optional[int] = None,
+                deterministic: bool = False) -> Tuple[tf.Graph, T]:
+  """A fresh graph, seeded before any op exists, with ``build_fn()`` in it.
+
+  Args:
+    build_fn: builds the model(s) in the default graph; its result is passed
+      back.
+    seed: see :func:`seed_everything`.
+    deterministic: see :func:`enable_determinism`.
+
+  Returns:
+    ``(graph, build_fn())``.
+  """
+  enable_determinism(deterministic)
+  graph = tf.Graph()
+  with graph.as_default():
+    seed_everything(seed)
+    built = build_fn()
+  return graph, built

@@ -198,15 +198,13 @@ class Run:
 def build_run(config: configs.IMDBConfig, options: RunOptions,
               training: bool = True) -> Run:
   """Builds the seeded graph (Train + Eval, or Eval alone) and a session."""
-  session_lib.enable_determinism(options.deterministic)
-  graph = tf.Graph()
-  with graph.as_default():
-    session_lib.seed_everything(config.seed)
+  def build():
     if training:
       models = model_lib.build_models(config)
-      eval_model = models.eval
-    else:
-      models, eval_model = None, model_lib.build_eval_model(config)
+      return models, models.eval
+    return None, model_lib.build_eval_model(config)
+  graph, (models, eval_model) = session_lib.build_graph(
+      build, config.seed, options.deterministic)
   session = session_lib.make_session(graph, options.intra_op_threads,
                                      options.inter_op_threads)
   return Run(graph=graph, session=session, models=models,

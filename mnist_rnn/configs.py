@@ -208,7 +208,4 @@ def from_dict(fields) -> MnistRnnConfig:
   Raises:
     UserError: missing, unknown or invalid fields.
   """
-  try:
-    return MnistRnnConfig(**fields)
-  except TypeError as e:
-    raise UserError("invalid saved config: %s" % e) from e
+  return config_lib.from_dict(MnistRnnConfig, fields)

@@ -23,7 +23,6 @@ Evaluation runs in chunks of ``eval_batch_size`` images (the seed fed all
 
 import dataclasses
 import json
-import os
 from typing import Any, Dict, Optional, Tuple
 
 from absl import logging
@@ -73,12 +72,11 @@ class _Run:
 
 def _build(config: configs.MnistRnnConfig, is_training: bool,
            options: RunOptions) -> _Run:
-  session_lib.enable_determinism(options.deterministic)
-  graph = tf.Graph()
-  with graph.as_default():
-    session_lib.seed_everything(options.seed)
-    model = model_lib.MnistRnnModel(config, is_training=is_training)
-    saver = tf1.train.Saver(max_to_keep=3)
+  def build():
+    return (model_lib.MnistRnnModel(config, is_training=is_training),
+            tf1.train.Saver(max_to_keep=3))
+  graph, (model, saver) = session_lib.build_graph(build, options.seed,
+                                                  options.deterministic)
   session = session_lib.make_session(graph, options.intra_op_threads,
                                      options.inter_op_threads)
   return _Run(graph=graph, model=model, session=session, saver=saver)
@@ -327,16 +325,8 @@ def saved_config(path: str) -> Optional[configs.MnistRnnConfig]:
   Returns:
     None when there is no ``config.json`` next to the checkpoint.
   """
-  directory = path if os.path.isdir(path) else os.path.dirname(path)
-  config_path = os.path.join(directory, ckpt_lib.CONFIG_FILE)
-  if not os.path.isfile(config_path):
-    return None
-  try:
-    with open(config_path) as f:
-      fields = json.load(f)
-  except (OSError, ValueError) as e:
-    raise UserError("cannot read %s: %s" % (config_path, e)) from e
-  return configs.from_dict(fields)
+  fields = ckpt_lib.saved_config(path)
+  return None if fields is None else configs.from_dict(fields)
 
 
 def evaluate(config: configs.MnistRnnConfig, data: reader.DataSets,

@@ -14,8 +14,7 @@ step come back from the checkpoint).
 
 import dataclasses
 import math
-import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from absl import logging
 import numpy as np
@@ -138,11 +137,9 @@ def _load_data(config: configs.PTBConfig, data_path: str):
 
 
 def _build(config: configs.PTBConfig, options: RunOptions) -> _Run:
-  session_lib.enable_determinism(options.deterministic)
-  graph = tf.Graph()
-  with graph.as_default():
-    session_lib.seed_everything(options.seed)
-    models = model_lib.build_models(config, configs.eval_config(config))
+  graph, models = session_lib.build_graph(
+      lambda: model_lib.build_models(config, configs.eval_config(config)),
+      options.seed, options.deterministic)
   session = session_lib.make_session(graph, options.intra_op_threads,
                                      options.inter_op_threads)
   return _Run(graph=graph, session=session, models=models)
@@ -237,6 +234,17 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   metrics.close()
   log_comparison(model_name, rows)
   return metrics.record
+
+
+def saved_run_config(checkpoint: str
+                     ) -> Optional[Tuple[str, configs.PTBConfig]]:
+  """(model name, config) saved in a run directory, or None if there is none
+  (e.g. a checkpoint written by the original tutorial)."""
+  fields = ckpt_lib.saved_config(checkpoint)
+  if fields is None:
+    return None
+  model_name = fields.pop("model", "saved")
+  return model_name, config_lib.from_dict(configs.PTBConfig, fields)
 
 
 def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,

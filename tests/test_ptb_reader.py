@@ -1,7 +1,6 @@
 """Exact values of the PTB reader (pure numpy), and the real data's counts."""
 
 import os
-import tempfile
 
 from absl.testing import absltest
 import numpy as np

@@ -186,8 +186,11 @@ class CommandLineTest(absltest.TestCase):
     self.assertIn("Resuming from model.ckpt-", again.stderr)
     self.assertIn("Epoch: 2 Learning rate: 0.500", again.stderr)
     self.assertNotIn("Epoch: 1 ", again.stderr)
-    evaluated = testutil.run_cli("ptb/ptb_word_lm.py", *self.tiny_flags,
-                                 "--save_path=" + run_dir, "--eval_only")
+    # Eval-only takes the run's saved config: no size flags needed.
+    evaluated = testutil.run_cli("ptb/ptb_word_lm.py", "--data_path=" +
+                                 self.data, "--save_path=" + run_dir,
+                                 "--eval_only")
+    self.assertIn("Using the config saved with", evaluated.stderr)
     self.assertEqual(evaluated.returncode, 0, evaluated.stderr)
     self.assertRegex(evaluated.stderr, r"Valid Perplexity: [\d.]+")
     other_shape = testutil.run_cli(
