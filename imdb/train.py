@@ -276,17 +276,19 @@ def train(config_name: str, config: configs.IMDBConfig, data_path: str,
   logging.info("IMDB config %s: %s", config_name, config_dict)
   dataset = load_dataset(config, data_path, options.cache_dir)
   run = build_run(config, options)
+  checkpointer, state = None, {}
+  if options.save_path:  # Refuses another run's directory before writing.
+    with run.graph.as_default():
+      checkpointer = ckpt_lib.Checkpointer(
+          options.save_path, tf1.train.Saver(max_to_keep=2), config_dict,
+          mutable_fields=configs.RESUMABLE_CHANGES)
   metrics = MetricsLog(options.save_path, config_dict)
   with run.graph.as_default(), run.session as session:
     m = run.models
     num_params = variables.num_parameters(model_lib.weight_variables())
     logging.info("Model: %d parameters", num_params)
     session.run(tf1.global_variables_initializer())
-    checkpointer, state = None, {}
-    if options.save_path:
-      checkpointer = ckpt_lib.Checkpointer(
-          options.save_path, tf1.train.Saver(max_to_keep=2), config_dict,
-          mutable_fields=configs.RESUMABLE_CHANGES)
+    if checkpointer is not None:
       state = checkpointer.restore(session) or {}
       if state:
         logging.info("Resuming from %s after epoch %d (global step %d)",

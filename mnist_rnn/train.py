@@ -271,25 +271,26 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
   logging.info("MNIST RNN config: %s", json.dumps(config_dict, sort_keys=True))
   logging.info("options: %s", options)
   run = _build(config, is_training=True, options=options)
+  checkpointer = None
+  if options.save_path:  # Refuses another run's directory before writing.
+    checkpointer = ckpt_lib.Checkpointer(
+        options.save_path, run.saver, config_dict,
+        mutable_fields=configs.RESUMABLE_CHANGES)
   metrics = MetricsLog(options.save_path, config_dict)
   try:
     with run.graph.as_default(), run.session:
-      _train(config, data, run, options, metrics)
+      _train(config, data, run, options, metrics, checkpointer)
   finally:
     metrics.close()
   return metrics.record
 
 
 def _train(config: configs.MnistRnnConfig, data: reader.DataSets, run: _Run,
-           options: RunOptions, metrics: MetricsLog) -> None:
+           options: RunOptions, metrics: MetricsLog,
+           checkpointer: Optional[ckpt_lib.Checkpointer]) -> None:
   """The body of :func:`train`, inside the graph and the session."""
   logging.info("%d trainable parameters",
                variables.num_parameters(model_lib.weight_variables()))
-  checkpointer = None
-  if options.save_path:
-    checkpointer = ckpt_lib.Checkpointer(
-        options.save_path, run.saver, config_lib.to_dict(config),
-        mutable_fields=configs.RESUMABLE_CHANGES)
   trainer = _Trainer(config, data, run, options, metrics, checkpointer)
   trainer.restore_or_init()
   meter = trainer.loop()
