@@ -69,9 +69,13 @@ before ``dynamic_rnn``, scaled by ``1/keep_prob``). Plain
 and its ``variational_recurrent=True`` mode one mask for the whole batch;
 neither is what Keras does.
 
-Optimizers follow Keras's defaults: Adam with ``epsilon=1e-7``; RMSprop with
-``rho=0.9, epsilon=1e-7`` and the mean square starting at 0 (TF1's
-``RMSPropOptimizer`` starts it at 1, which damps the first ~50 steps).
+Optimizers follow the seeds' Keras 2 with its defaults. Adam
+(``epsilon=1e-7``): TF1's ``AdamOptimizer`` is the same update, also for
+the embedding's sparse gradient (it decays every row's moments). RMSprop
+(``rho=0.9, epsilon=1e-7``): TF1's ``RMSPropOptimizer`` is not, see
+:class:`KerasRMSPropOptimizer`. ``tests/test_imdb_keras.py`` trains the
+tf-keras model and this graph side by side from the same weights and checks
+that they stay equal.
 """
 
 import dataclasses
@@ -132,18 +136,58 @@ class KerasRecurrentInitializer:
 
 
 class KerasRMSPropOptimizer(tf1.train.RMSPropOptimizer):
-  """TF1 RMSProp whose mean-square slot starts at 0, like Keras's RMSprop.
+  """RMSprop as the seeds' Keras 2 applies it; TF1's differs in three ways.
 
-  The update (``ms = rho*ms + (1-rho)*g^2; var -= lr*g/sqrt(ms + eps)``) is
-  Keras's; only the slot initializer differs in TF1 (ones).
+  Keras 2 (standalone 2.2/2.3, and tf.keras's ``optimizer_v2`` up to TF 2.10,
+  ``tf_keras.optimizers.legacy.RMSprop`` today) with ``momentum=0``::
+
+      ms  = rho * ms + (1 - rho) * g^2        ms starts at 0
+      var = var - lr * g / (sqrt(ms) + eps)   eps outside the root
+
+  and for a sparse gradient (the embedding's ``IndexedSlices``) it decays
+  ``ms`` of *every* row at every step, as if the untouched rows had ``g = 0``.
+  TF1's ``RMSPropOptimizer`` starts ``ms`` at 1 (damping the first ~50
+  steps), puts ``eps`` under the root (``sqrt(ms + eps)``, which shrinks the
+  steps of small gradients: ~30% at ``|g| = 1e-3``) and, for sparse
+  gradients, updates only the rows in the batch, so a rare word's ``ms``
+  keeps its old value instead of decaying. This class keeps TF1's
+  constructor and checkpoint slot (``rms``) and applies Keras's update; a
+  sparse gradient is summed into a dense one (duplicates added) first, which
+  costs one dense pass over the embedding per step.
   """
 
   def _create_slots(self, var_list):
     for v in var_list:
       self._zeros_slot(v, "rms", self._name)
-      if self._centered:
-        self._zeros_slot(v, "mg", self._name)
-      self._zeros_slot(v, "momentum", self._name)
+
+  def _keras_update(self, grad, var):
+    dtype = var.dtype.base_dtype
+    lr = tf.cast(self._learning_rate_tensor, dtype)
+    rho = tf.cast(self._decay_tensor, dtype)
+    eps = tf.cast(self._epsilon_tensor, dtype)
+    ms = self.get_slot(var, "rms")
+    ms_t = tf1.assign(ms, rho * ms + (1.0 - rho) * tf.square(grad),
+                      use_locking=self._use_locking)
+    var_t = tf1.assign_sub(var, lr * grad / (tf.sqrt(ms_t) + eps),
+                           use_locking=self._use_locking)
+    return tf.group(var_t, ms_t)
+
+  def _dense_gradient(self, grad, var, indices):
+    return tf.math.unsorted_segment_sum(grad, indices, tf.shape(var)[0])
+
+  def _apply_dense(self, grad, var):
+    return self._keras_update(grad, var)
+
+  def _resource_apply_dense(self, grad, handle):
+    return self._keras_update(grad, handle)
+
+  def _apply_sparse(self, grad, var):
+    return self._keras_update(
+        self._dense_gradient(grad.values, var, grad.indices), var)
+
+  def _resource_apply_sparse(self, grad, handle, indices):
+    return self._keras_update(self._dense_gradient(grad, handle, indices),
+                              handle)
 
 
 def make_optimizer(config: IMDBConfig) -> tf1.train.Optimizer:

@@ -272,7 +272,7 @@ class DropoutTest(absltest.TestCase):
 class OptimizerTest(absltest.TestCase):
 
   def test_rmsprop_matches_keras_first_step(self):
-    # Keras RMSprop: ms starts at 0; ms = 0.1 g^2; x -= lr g / sqrt(ms + eps).
+    # Keras 2 RMSprop: ms starts at 0; ms = 0.1 g^2; x -= lr g / (sqrt(ms) + eps).
     config = dataclasses.replace(TINY, optimizer="rmsprop",
                                  learning_rate=0.01)
     with tf.Graph().as_default():
@@ -286,7 +286,7 @@ class OptimizerTest(absltest.TestCase):
         session.run(step)
         got = session.run(x)
     g = np.array([1.0, -2.0, 0.001])
-    expected = g - 0.01 * g / np.sqrt(0.1 * g * g + 1e-7)
+    expected = g - 0.01 * g / (np.sqrt(0.1 * g * g) + 1e-7)
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
   def test_adam_matches_keras_first_step(self):

@@ -250,6 +250,27 @@ class CliTest(parameterized.TestCase):
                                           "test": 16})
     self.assertGreater(report["estimated_run_seconds"], 0)
 
+  def test_keras_reference_prints_json(self):
+    tmp = self.create_tempdir().full_path
+    data = imdb_fixtures.write_tree(tmp)
+    result = testutil.run_cli(
+        "imdb/keras_reference.py", "--config=test", "--data_path=" + data,
+        "--cache_dir=", "--max_epochs=3")
+    self.assertEqual(result.returncode, 0, result.stderr)
+    report = json.loads(result.stdout)  # stdout is the JSON alone.
+    self.assertEqual(report["model"], "keras")
+    self.assertEqual(report["epochs"], 3)
+    self.assertLen(report["history"]["val_accuracy"], 3)
+    self.assertEqual(report["examples"], {"train": 12, "valid": 4,
+                                          "test": 16})
+    self.assertBetween(report["test_accuracy"], 0.0, 1.0)
+    self.assertEqual(report["comparison"], [])  # "test": no reported numbers.
+    self.assertIn("keras epoch 3/3: accuracy", result.stderr)
+
+  def test_keras_reference_bad_flag_is_one_line(self):
+    result = testutil.run_cli("imdb/keras_reference.py", "--config=nope")
+    testutil.assert_one_line_error(self, result, "config")
+
 
 if __name__ == "__main__":
   absltest.main()
