@@ -317,9 +317,12 @@ class DataSet:
 
   def get_state(self) -> Dict[str, Any]:
     """JSON-friendly position in the batch stream (saved with checkpoints)."""
+    rng_state = self._rng_state
+    if rng_state is None:  # Before the first batch: the state that will
+      rng_state = self._rng.bit_generator.state  # draw the first order.
     return {"epochs_completed": self._epochs_completed,
             "index_in_epoch": self._index_in_epoch,
-            "rng_state": self._rng_state}
+            "rng_state": rng_state}
 
   def set_state(self, state: Dict[str, Any]) -> None:
     """Continues the batch stream exactly where :meth:`get_state` left it.

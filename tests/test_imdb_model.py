@@ -289,17 +289,30 @@ class OptimizerTest(absltest.TestCase):
     expected = g - 0.01 * g / (np.sqrt(0.1 * g * g) + 1e-7)
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
-  def test_adam_matches_keras_first_step(self):
-    # First Adam step moves each weight by lr * g / (|g| + eps) ~ lr.
+  def test_adam_matches_keras_two_steps(self):
+    # Keras Adam (epsilon 1e-7): lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),
+    # x -= lr_t m / (sqrt(v) + eps). Gradients ~1e-7 make eps matter: TF1's
+    # default 1e-8 would move these weights about twice as far.
+    start = np.array([1e-7, -2e-7, 3.0])
     with tf.Graph().as_default():
-      x = tf1.get_variable("x", initializer=tf.constant([1.0, -2.0]))
+      x = tf1.get_variable("x", initializer=tf.constant(start, tf.float64))
       step = model_lib.make_optimizer(TINY).minimize(
           0.5 * tf.reduce_sum(x * x))
       with tf1.Session() as session:
         _init(session)
         session.run(step)
+        session.run(step)
         got = session.run(x)
-    np.testing.assert_allclose(got, [1.0 - 0.01, -2.0 + 0.01], rtol=1e-5)
+    lr, b1, b2, eps = TINY.learning_rate, 0.9, 0.999, 1e-7
+    expected, m, v = start.copy(), 0.0, 0.0
+    for t in (1, 2):
+      g = expected.copy()  # d(x^2 / 2)/dx
+      m = b1 * m + (1 - b1) * g
+      v = b2 * v + (1 - b2) * g * g
+      lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+      expected = expected - lr_t * m / (np.sqrt(v) + eps)
+    # rtol: TF1 keeps beta1^t, beta2^t in float32 variables.
+    np.testing.assert_allclose(got, expected, rtol=2e-5)
 
   def test_training_learns_a_keyword(self):
     config = dataclasses.replace(TINY, learning_rate=0.05, maxlen=8,

@@ -124,6 +124,9 @@ class ReadTest(absltest.TestCase):
                      sorted(counts, key=lambda w: (-counts[w], w)))
     # Tied counts are ordered by the word.
     self.assertEqual(corpus.words[:3], ("extra", "train", "words"))
+    # The corpus's own test ranks: "test" (in every "Extra test words.")
+    # is rank 0 there.
+    self.assertIn(0, corpus.test.ranks.tolist())
     test_words = [reader.tokenize(t) for t in ("Extra test words.",)][0]
     self.assertEqual(reader.to_ranks(test_words, {
         w: i + 1 for i, w in enumerate(corpus.words)})[1], 0)
@@ -221,6 +224,12 @@ class BadInputTest(parameterized.TestCase):
       reader.load_corpus(archive)
 
 
+def _no_source_reads():
+  """Within it, reading the reviews (a cache miss) fails the test."""
+  return mock.patch.object(reader, "read_reviews",
+                           side_effect=AssertionError("cache not used"))
+
+
 class CacheTest(absltest.TestCase):
 
   def test_cache_roundtrip_and_invalidation(self):
@@ -230,7 +239,8 @@ class CacheTest(absltest.TestCase):
     first = reader.load_corpus(archive, cache)
     files = os.listdir(cache)
     self.assertLen(files, 1)
-    _corpora_equal(self, reader.load_corpus(archive, cache), first)
+    with _no_source_reads():
+      _corpora_equal(self, reader.load_corpus(archive, cache), first)
     # A changed source gets a new cache file.
     imdb_fixtures.write_archive(archive, n_per_folder=5)
     changed = reader.load_corpus(archive, cache)
@@ -246,6 +256,8 @@ class CacheTest(absltest.TestCase):
     with open(os.path.join(cache, name), "wb") as f:
       f.write(b"broken")
     _corpora_equal(self, reader.load_corpus(root, cache), first)
+    with _no_source_reads():  # The rebuilt file is a good cache again.
+      _corpora_equal(self, reader.load_corpus(root, cache), first)
 
   def test_directory_edit_invalidates(self):
     tmp = self.create_tempdir().full_path
@@ -354,7 +366,7 @@ class DownloadTest(absltest.TestCase):
     data = self.create_tempdir().full_path
     with mock.patch.object(reader, "URL", "file://" + archive), \
         mock.patch.dict(reader.SHA256, {"aclImdb_v1.tar.gz": "0" * 64}):
-      with self.assertRaises(UserError):
+      with self.assertRaisesRegex(UserError, "checksum mismatch"):
         download.maybe_download(data)
     self.assertEmpty(os.listdir(data))
 

@@ -5,10 +5,13 @@ import dataclasses
 import json
 import os
 import re
+import subprocess
+import sys
 from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
+import numpy as np
 
 from common import checkpoint as ckpt_lib
 from common.errors import UserError
@@ -138,7 +141,34 @@ class TrainTest(absltest.TestCase):
                              whole["epochs"][1][key], places=6, msg=key)
     self.assertAlmostEqual(resumed["test_loss"], whole["test_loss"], places=6)
 
-  def test_non_finite_loss_aborts_without_checkpoint(self):
+  def test_non_finite_loss_keeps_the_last_checkpoint(self):
+    # The embedding turns NaN as epoch 2 starts (after epoch 1's checkpoint
+    # model.ckpt-4): the run stops, the state still names model.ckpt-4, and
+    # a resume trains epoch 2 again from it.
+    real_epoch = train_lib.train_epoch
+    calls = []
+
+    def nan_weights_in_epoch_2(session, model, *args, **kwargs):
+      calls.append(1)
+      if len(calls) == 2:
+        (embedding,) = [v for v in session.graph.get_collection(
+            "trainable_variables") if v.op.name == "Model/embedding"]
+        embedding.load(np.full(embedding.shape, np.nan, np.float32), session)
+      return real_epoch(session, model, *args, **kwargs)
+
+    with mock.patch.object(train_lib, "train_epoch",
+                           side_effect=nan_weights_in_epoch_2):
+      with self.assertRaisesRegex(UserError,
+                                  "non-finite training loss.*epoch 2/2"):
+        train_lib.train("test", TEST, self.data, self.options)
+    self.assertEqual(self._state()["checkpoint"], "model.ckpt-4")
+    self.assertEmpty([f for f in os.listdir(self.run_dir)
+                      if f.startswith("model.ckpt-8")])
+    record = train_lib.train("test", TEST, self.data, self.options)
+    self.assertEqual([e["epoch"] for e in record["epochs"]], [1, 2])
+    self.assertTrue(np.isfinite(record["test_loss"]))
+
+  def test_non_finite_loss_in_the_first_epoch_saves_nothing(self):
     config = dataclasses.replace(TEST, learning_rate=float("inf"))
     with self.assertRaisesRegex(UserError, "non-finite training loss"):
       train_lib.train("test", config, self.data, self.options)
@@ -225,14 +255,29 @@ class CliTest(parameterized.TestCase):
     testutil.assert_one_line_error(self, result, needle)
 
   def test_every_config_field_has_a_flag(self):
-    # absl refuses unknown flags, so this run gets past flag parsing and
-    # applying the overrides only if every field has a valid flag.
-    values = {f.name: getattr(TEST, f.name)
-              for f in dataclasses.fields(configs.IMDBConfig)}
-    tmp = self.create_tempdir().full_path
-    result = _cli("--config=test", "--eval_only",
-                  *["--%s=%s" % item for item in values.items()], tmp=tmp)
-    testutil.assert_one_line_error(self, result, "--eval_only needs")
+    # Every field gets a value other than the preset's through its flag and
+    # must arrive in the config (in a subprocess: importing the entry script
+    # defines its absl flags).
+    changed = dict(num_words=60, maxlen=13, embed_size=9, cell="gru",
+                   num_layers=1, hidden_size=7, dropout=0.25,
+                   optimizer="rmsprop", learning_rate=0.02, batch_size=5,
+                   max_epochs=3, validation_split=0.3, patience=2,
+                   padding="post", truncating="post", seed=7)
+    self.assertEqual(set(changed),
+                     {f.name for f in dataclasses.fields(configs.IMDBConfig)})
+    for name, value in changed.items():
+      self.assertNotEqual(getattr(TEST, name), value, name)
+    argv = ["imdb_lstm", "--config=test"] + [
+        "--%s=%s" % item for item in changed.items()]
+    code = ("import dataclasses, json, sys; from absl import flags; "
+            "from imdb import imdb_lstm; flags.FLAGS(json.loads(sys.argv[1])); "
+            "print(json.dumps(dataclasses.asdict("
+            "imdb_lstm.config_from_flags()[1])))")
+    result = subprocess.run([sys.executable, "-c", code, json.dumps(argv)],
+                            cwd=testutil.REPO_ROOT, capture_output=True,
+                            text=True, timeout=120)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertEqual(json.loads(result.stdout), changed)
 
   def test_bench_prints_json(self):
     tmp = self.create_tempdir().full_path

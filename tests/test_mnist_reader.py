@@ -1,5 +1,6 @@
 """Tests of mnist_rnn/reader.py: IDX parsing, checks, splits, next_batch."""
 
+import dataclasses
 import gzip
 import json
 import os
@@ -186,6 +187,12 @@ class IdxParsingTest(parameterized.TestCase):
     reader.verify_content("x", content, spec)  # No exception.
     with self.assertRaisesRegex(UserError, "checksum mismatch"):
       reader.verify_content("x", content + b"\x00", spec)
+    # Each digest is checked on its own: the right md5 with a wrong sha256
+    # (and the other way round) is refused too.
+    for wrong in (dataclasses.replace(spec, sha256="0" * 64),
+                  dataclasses.replace(spec, md5="0" * 32)):
+      with self.assertRaisesRegex(UserError, "checksum mismatch"):
+        reader.verify_content("x", content, wrong)
 
   def test_validation_size_out_of_range(self):
     d = self.create_tempdir().full_path
@@ -335,7 +342,7 @@ class NextBatchTest(parameterized.TestCase):
 
   def test_state_before_first_batch(self):
     ds = self.dataset(seed=2)
-    resumed = self.dataset(seed=2)
+    resumed = self.dataset(seed=0)  # The state alone must carry the order.
     resumed.set_state(ds.get_state())
     self.assertEqual(batch_indices(resumed.next_batch(5)[0]),
                      batch_indices(ds.next_batch(5)[0]))

@@ -126,17 +126,6 @@ class TrainTest(parameterized.TestCase):
     self.assertEqual(evaluated["validation_accuracy"],
                      record["validation_accuracy"])
 
-  def test_resuming_a_finished_run_only_evaluates(self):
-    save_path = self.create_tempdir().full_path
-    options = train.RunOptions(seed=1, save_path=save_path)
-    first = train.train(self.make_config(), self.data(), options)
-    again = train.train(self.make_config(), self.data(), options)
-    self.assertEqual(again["step"], 6)
-    self.assertEqual(again["test_accuracy"], first["test_accuracy"])
-    # Training longer is allowed: max_steps may change on resume.
-    longer = train.train(self.make_config(max_steps=8), self.data(), options)
-    self.assertEqual(longer["step"], 8)
-
   def test_other_config_in_save_path_is_refused(self):
     save_path = self.create_tempdir().full_path
     train.train(self.make_config(), self.data(),
@@ -177,16 +166,45 @@ class TrainTest(parameterized.TestCase):
     self.assertEqual([k for k in keep_probs if k != 1.0],
                      [0.9, 0.8, 0.9, 0.9, 0.8, 0.9, 0.9, 0.8, 0.9])
 
-  def test_non_finite_loss_aborts_without_checkpoint(self):
+  def test_non_finite_loss_keeps_the_last_checkpoint(self):
+    # NaN images from step 4 on, after the checkpoint at step 3: the run
+    # stops at step 4, the state still names model.ckpt-3, and a resume with
+    # good data trains on from it.
     save_path = self.create_tempdir().full_path
     data = self.data()
-    data.train.images[:] = np.nan
-    with self.assertRaisesRegex(UserError, "non-finite training loss.*step 1"):
-      train.train(self.make_config(), data,
-                  train.RunOptions(save_path=save_path))
-    self.assertFalse(os.path.exists(os.path.join(save_path,
-                                                 "train_state.json")))
-    self.assertEmpty([f for f in os.listdir(save_path) if "ckpt" in f])
+    real_next_batch = data.train.next_batch
+    calls = []
+
+    def poisoned_from_step_4(batch_size):
+      calls.append(1)
+      images, labels = real_next_batch(batch_size)
+      return (images * np.nan if len(calls) >= 4 else images), labels
+
+    options = train.RunOptions(save_path=save_path)
+    with mock.patch.object(data.train, "next_batch",
+                           side_effect=poisoned_from_step_4):
+      with self.assertRaisesRegex(UserError,
+                                  "non-finite training loss.*step 4"):
+        train.train(self.make_config(), data, options)
+    with open(os.path.join(save_path, "train_state.json")) as f:
+      self.assertEqual(json.load(f)["checkpoint"], "model.ckpt-3")
+    self.assertEmpty([f for f in os.listdir(save_path) if "ckpt-4" in f])
+    record = train.train(self.make_config(), self.data(), options)
+    self.assertEqual(record["step"], 6)
+    self.assertTrue(np.isfinite(record["test_accuracy"]))
+
+  def test_resuming_a_finished_run_only_evaluates(self):
+    save_path = self.create_tempdir().full_path
+    options = train.RunOptions(seed=1, save_path=save_path)
+    first = train.train(self.make_config(), self.data(), options)
+    with mock.patch.object(train._Trainer, "train_step",  # pylint: disable=protected-access
+                           side_effect=AssertionError("trained again")):
+      again = train.train(self.make_config(), self.data(), options)
+    self.assertEqual(again["step"], 6)
+    self.assertEqual(again["test_accuracy"], first["test_accuracy"])
+    # Training longer is allowed: max_steps may change on resume.
+    longer = train.train(self.make_config(max_steps=8), self.data(), options)
+    self.assertEqual(longer["step"], 8)
 
   def test_eval_with_another_config_is_refused(self):
     save_path = self.create_tempdir().full_path
