@@ -146,9 +146,10 @@ class KerasRMSPropOptimizer(tf1.train.RMSPropOptimizer):
 
   and for a sparse gradient (the embedding's ``IndexedSlices``) it decays
   ``ms`` of *every* row at every step, as if the untouched rows had ``g = 0``.
-  TF1's ``RMSPropOptimizer`` starts ``ms`` at 1 (damping the first ~50
-  steps), puts ``eps`` under the root (``sqrt(ms + eps)``, which shrinks the
-  steps of small gradients: ~30% at ``|g| = 1e-3``) and, for sparse
+  TF1's ``RMSPropOptimizer`` starts ``ms`` at 1 (damping the early steps,
+  while ``0.9^t`` is large against ``g^2``), puts ``eps`` under the root (``sqrt(ms + eps)``, which shrinks the
+  steps of small gradients: at ``|g| = 1e-3`` by ~5% once ``ms ~ g^2``, by
+  ~30% on a row's first step, ``ms = 0.1 g^2``) and, for sparse
   gradients, updates only the rows in the batch, so a rare word's ``ms``
   keeps its old value instead of decaying. This class keeps TF1's
   constructor and checkpoint slot (``rms``) and applies Keras's update; a
