@@ -7,7 +7,12 @@ from absl import flags
 
 from common.errors import UserError
 
-__all__ = ["run", "UserError"]
+__all__ = ["run", "refuse_flags", "UserError"]
+
+
+def _error(message) -> None:
+  """Prints ``error: message`` as one line (newlines in it folded)."""
+  print("error: %s" % " ".join(str(message).split()), file=sys.stderr)
 
 
 class _Guarded:
@@ -22,11 +27,19 @@ class _Guarded:
         raise UserError("unexpected arguments: %s" % " ".join(argv[1:]))
       return self._main(argv)
     except UserError as e:
-      print("error: %s" % e, file=sys.stderr)
+      _error(e)
       sys.exit(2)
     except KeyboardInterrupt:
-      print("error: interrupted; the last checkpoint is intact", file=sys.stderr)
+      _error("interrupted; the last checkpoint is intact")
       sys.exit(130)
+
+
+def refuse_flags(names, program: str) -> None:
+  """UserError if any flag in ``names`` was given: a command that shares an
+  entry script's flags but has no use for some must not ignore them."""
+  given = ["--%s" % n for n in names if flags.FLAGS[n].present]
+  if given:
+    raise UserError("%s does not take %s" % (program, ", ".join(given)))
 
 
 def _parse_flags(argv):
@@ -34,7 +47,7 @@ def _parse_flags(argv):
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
-    print("error: %s" % e, file=sys.stderr)
+    _error(e)
     sys.exit(2)
 
 

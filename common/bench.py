@@ -20,6 +20,17 @@ def timed(fn, repeats: int) -> float:
   return time.perf_counter() - start
 
 
+def rate(step, units_per_step: float, steps: int, warmup: int) -> float:
+  """Units per second of ``step()``: ``warmup`` untimed calls, then ``steps``
+  timed ones."""
+  timed(step, warmup)
+  return steps * units_per_step / timed(step, steps)
+
+
 def print_json(record) -> None:
-  """Prints ``record`` as one sorted JSON object on stdout."""
+  """Prints ``record``, with the software ``versions`` (and git commit) that
+  produced it, as one sorted JSON object on stdout."""
+  from common import metrics  # pylint: disable=g-import-not-at-top
+  record = dict(record)
+  record.setdefault("versions", metrics.versions())
   print(json.dumps(record, indent=2, sort_keys=True))

@@ -15,8 +15,9 @@ point leaves the last good checkpoint and the state that describes it intact.
 
 import json
 import os
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
+from common import config as config_lib
 from common.errors import UserError
 from common.tf_compat import tf, tf1
 
@@ -26,12 +27,25 @@ CKPT_PREFIX = "model.ckpt"
 
 
 def atomic_write_json(path: str, obj: Any) -> None:
-  """Writes JSON to ``path`` via a temp file and rename (never half-written)."""
+  """Writes JSON to ``path`` via a temp file and rename (never half-written).
+
+  Raises:
+    UserError: the file cannot be written (e.g. a read-only directory).
+  """
   tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-    f.write("\n")
-  os.replace(tmp, path)
+  try:
+    with open(tmp, "w") as f:
+      json.dump(obj, f, indent=2, sort_keys=True)
+      f.write("\n")
+    os.replace(tmp, path)
+  except OSError as e:
+    raise UserError("cannot write %s: %s" % (path, e)) from e
+
+
+def _first_line(error: Exception) -> str:
+  """The first line of a (TensorFlow) error message, for a one-line error."""
+  text = str(error).strip()
+  return text.splitlines()[0] if text else repr(error)
 
 
 def _read_json(path: str, required: Sequence[str] = ()) -> Dict[str, Any]:
@@ -47,6 +61,21 @@ def _read_json(path: str, required: Sequence[str] = ()) -> Dict[str, Any]:
   return obj
 
 
+def _read_state(path: str, required: Sequence[str] = (),
+                types: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+  """Reads ``train_state.json``: ``checkpoint`` (a file name in its
+  directory) and ``required`` must be there, and each key of ``types`` that
+  is there must be an instance of its type(s)."""
+  state = _read_json(path, required=("checkpoint",) + tuple(required))
+  types = dict(types or {}, checkpoint=str)
+  wrong = [k for k, t in types.items()
+           if k in state and not isinstance(state[k], t)]
+  if wrong or os.path.basename(state["checkpoint"]) != state["checkpoint"]:
+    raise UserError("%s is malformed (bad %s)" %
+                    (path, ", ".join(wrong) or "checkpoint"))
+  return state
+
+
 def _config_diff(old: Dict[str, Any], new: Dict[str, Any]):
   keys = sorted(set(old) | set(new))
   return ["%s: %r -> %r" % (k, old.get(k), new.get(k))
@@ -57,7 +86,9 @@ class Checkpointer:
   """Saves and restores one run directory; see the module docstring."""
 
   def __init__(self, save_path: str, saver: tf1.train.Saver,
-               config: Dict[str, Any], mutable_fields: Sequence[str] = ()):
+               config: Dict[str, Any], mutable_fields: Sequence[str] = (),
+               state_fields: Sequence[str] = (),
+               state_types: Optional[Mapping[str, Any]] = None):
     """Opens (creating if needed) ``save_path`` for the run with ``config``.
 
     Args:
@@ -66,6 +97,10 @@ class Checkpointer:
       config: the run's config as a JSON-friendly dict.
       mutable_fields: config keys that may change on resume (e.g. the total
         number of epochs, to train a finished run longer).
+      state_fields: keys every saved state must hold (besides
+        ``checkpoint``).
+      state_types: the type(s) a saved state's key must have where present;
+        a hand-edited state that breaks them is a UserError, not a crash.
 
     Raises:
       UserError: the directory belongs to a run with a different config, or
@@ -73,6 +108,8 @@ class Checkpointer:
     """
     self.save_path = save_path
     self._saver = saver
+    self._state_fields = tuple(state_fields)
+    self._state_types = dict(state_types or {})
     try:
       os.makedirs(save_path, exist_ok=True)
     except OSError as e:
@@ -96,7 +133,7 @@ class Checkpointer:
     path = os.path.join(self.save_path, STATE_FILE)
     if not os.path.exists(path):
       return None
-    return _read_json(path, required=("checkpoint",))
+    return _read_state(path, self._state_fields, self._state_types)
 
   def restore(self, session: tf1.Session) -> Optional[Dict[str, Any]]:
     """Restores the last checkpoint into ``session``; returns its state."""
@@ -133,6 +170,30 @@ def saved_config(path: str) -> Optional[Dict[str, Any]]:
   return _read_json(config_path)
 
 
+def saved_run_config(path: str, cls, name_key: Optional[str] = None
+                     ) -> Optional[Tuple[Optional[str], Any]]:
+  """``(preset name, config)`` a run directory was made with, or None.
+
+  Args:
+    path: a run directory or a checkpoint prefix in one.
+    cls: the config dataclass.
+    name_key: the key under which the run saved its preset's name next to
+      the config's fields (popped; None if the run saved none).
+
+  Returns:
+    None when there is no ``config.json`` (e.g. a checkpoint written by the
+    original tutorial).
+
+  Raises:
+    UserError: an unreadable or invalid ``config.json``.
+  """
+  fields = saved_config(path)
+  if fields is None:
+    return None
+  name = fields.pop(name_key, None) if name_key else None
+  return name, config_lib.from_dict(cls, fields)
+
+
 def find_checkpoint(path: str) -> str:
   """Resolves a run directory or a checkpoint prefix to a checkpoint prefix.
 
@@ -142,8 +203,7 @@ def find_checkpoint(path: str) -> str:
   if os.path.isdir(path):
     state_path = os.path.join(path, STATE_FILE)
     if os.path.exists(state_path):
-      return os.path.join(path, _read_json(state_path,
-                                           required=("checkpoint",))["checkpoint"])
+      return os.path.join(path, _read_state(state_path)["checkpoint"])
     latest = tf1.train.latest_checkpoint(path)
     if latest is None:
       raise UserError("no checkpoint in %s" % path)
@@ -158,10 +218,9 @@ def restore_checkpoint(session: tf1.Session, saver: tf1.train.Saver,
   """``saver.restore`` with missing/mismatched variables as a UserError."""
   try:
     saver.restore(session, path)
-  except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError,
-          tf.errors.DataLossError, ValueError) as e:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
-    raise UserError("cannot restore checkpoint %s: %s" % (path, first)) from e
+  except (tf.errors.OpError, ValueError) as e:
+    raise UserError("cannot restore checkpoint %s: %s" %
+                    (path, _first_line(e))) from e
 
 
 def check_variable_shapes(path: str, variables) -> None:
@@ -177,10 +236,9 @@ def check_variable_shapes(path: str, variables) -> None:
   """
   try:
     stored = dict(tf1.train.list_variables(path))
-  except (tf.errors.NotFoundError, tf.errors.DataLossError,
-          tf.errors.InvalidArgumentError, ValueError) as e:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
-    raise UserError("cannot read checkpoint %s: %s" % (path, first)) from e
+  except (tf.errors.OpError, ValueError) as e:
+    raise UserError("cannot read checkpoint %s: %s" %
+                    (path, _first_line(e))) from e
   problems = []
   for v in variables:
     name, shape = v.op.name, v.shape.as_list()

@@ -122,6 +122,9 @@ def safe_extract(archive: str, dest: str, members_prefix: str = "") -> None:
                  if _strip_dot_slash(m.name).startswith(members_prefix)]
       for m in members:
         check_member_safe(m, archive)
-      tar.extractall(dest, members=members, filter="data")
+      # Every member was checked above; tarfile's own "data" filter, where
+      # this Python has it (3.10.12+, 3.11.4+), checks again.
+      extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+      tar.extractall(dest, members=members, **extra)
   except (tarfile.TarError, OSError, EOFError) as e:
     raise UserError("cannot extract %s: %s" % (archive, e)) from e

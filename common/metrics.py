@@ -66,9 +66,12 @@ class MetricsLog:
         if os.path.exists(path):
           with open(path) as f:
             old = json.load(f)
+          if not (isinstance(old, dict) and
+                  isinstance(old.get("epochs"), list)):
+            raise ValueError("not a metrics record (no list of epochs)")
           old.update(config=config, versions=self.record["versions"])
           self.record = old
-      except (OSError, ValueError, AttributeError) as e:
+      except (OSError, ValueError) as e:
         raise UserError("cannot use %s for metrics: %s" % (path, e)) from e
       self._writer = tf1.summary.FileWriter(
           os.path.join(save_path, TENSORBOARD_DIR))
@@ -90,8 +93,12 @@ class MetricsLog:
       return
     line = dict(time=time.time(), kind=kind,
                 **{k: _jsonable(v) for k, v in fields.items()})
-    with open(os.path.join(self._save_path, EVENTS_FILE), "a") as f:
-      f.write(json.dumps(line) + "\n")
+    path = os.path.join(self._save_path, EVENTS_FILE)
+    try:
+      with open(path, "a") as f:
+        f.write(json.dumps(line) + "\n")
+    except OSError as e:
+      raise UserError("cannot write %s: %s" % (path, e)) from e
 
   def set_epochs(self, epochs) -> None:
     """Replaces the per-epoch entries (e.g. with a checkpoint's history)."""

@@ -67,7 +67,7 @@ def benchmark(config: configs.IMDBConfig, dataset: reader.Dataset,
                           dataset.train, order)
     eval_step = _stepper(session, [m.eval.loss], m.eval, dataset.test,
                          np.arange(len(dataset.test)))
-    rates = {name: _examples_per_sec(step, config.batch_size, steps,
+    rates = {name: bench.rate(step, config.batch_size, steps,
                                      warmup_steps)
              for name, step, steps in (("train", train_step, train_steps),
                                        ("eval", eval_step, eval_steps))}
@@ -91,11 +91,6 @@ def _stepper(session: tf1.Session, fetches, model: model_lib.IMDBModel,
   return step
 
 
-def _examples_per_sec(step, batch_size: int, steps: int, warmup: int) -> float:
-  bench.timed(step, warmup)
-  return steps * batch_size / bench.timed(step, steps)
-
-
 def estimate_seconds(config, sizes, train_rate: float,
                      eval_rate: float) -> float:
   """Duration of the full run at the measured rates (see module docstring)."""
@@ -103,8 +98,13 @@ def estimate_seconds(config, sizes, train_rate: float,
   return config.max_epochs * epoch + sizes["test"] / eval_rate
 
 
+# imdb_lstm's flags that a benchmark has no use for (refused, not ignored).
+_UNUSED_FLAGS = ("eval_only", "checkpoint", "save_path", "log_every")
+
+
 def main(argv):
   del argv  # Extra arguments are refused by common.app.run.
+  app.refuse_flags(_UNUSED_FLAGS, "imdb.bench")
   name, config = imdb_lstm.config_from_flags()
   options = imdb_lstm.options_from_flags()
   start = time.perf_counter()

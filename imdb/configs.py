@@ -57,7 +57,7 @@ class IMDBConfig:
     config_lib.check_positive(self, "num_words", "maxlen", "embed_size",
                               "num_layers", "hidden_size", "learning_rate",
                               "batch_size", "max_epochs")
-    config_lib.check_non_negative(self, "patience", "seed")
+    config_lib.check_non_negative(self, "patience")
     config_lib.check_choice(self, "cell", CELLS)
     config_lib.check_choice(self, "optimizer", OPTIMIZERS)
     config_lib.check_choice(self, "padding", PADDINGS)

@@ -11,7 +11,8 @@ the public archive first if nothing is there. Tokenized reviews are cached in
 ``--cache_dir`` (default ``$XDG_CACHE_HOME/tf1-rnn-tutorials``, else
 ``~/.cache/tf1-rnn-tutorials``; ``--cache_dir=`` turns the cache off).
 Reusing ``--save_path`` resumes the run; ``--eval_only`` restores
-``--checkpoint`` (or ``--save_path``) and reports test loss and accuracy.
+``--checkpoint`` (or ``--save_path``) and reports test loss and accuracy,
+with the config saved in the run directory (explicit flags override it).
 ``--cell=gru`` swaps the LSTM for a GRU (seed 000's variant).
 
 Test accuracy on the 25,000 test reviews:
@@ -39,8 +40,10 @@ if __package__ in (None, ""):  # `python imdb/imdb_lstm.py` from a checkout.
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from common import app  # pylint: disable=wrong-import-position
+from common import checkpoint as ckpt_lib  # pylint: disable=wrong-import-position
 from common import config as config_lib  # pylint: disable=wrong-import-position
 from common import data as data_lib  # pylint: disable=wrong-import-position
 from imdb import configs  # pylint: disable=wrong-import-position
@@ -107,12 +110,27 @@ _OVERRIDES = {
 }
 
 
+def _overrides():
+  return {name: holder.value for name, holder in _OVERRIDES.items()}
+
+
 def config_from_flags():
   """``(preset name, config with the flag overrides)``."""
-  config = config_lib.apply_overrides(
-      configs.CONFIGS.get(_CONFIG.value),
-      {name: holder.value for name, holder in _OVERRIDES.items()})
+  config = config_lib.apply_overrides(configs.CONFIGS.get(_CONFIG.value),
+                                      _overrides())
   return _CONFIG.value, config
+
+
+def _eval_config(checkpoint: str, name: str, config):
+  """The run directory's saved config (with explicit overrides) if any:
+  padding, truncating and maxlen do not show in the weights' shapes, so a
+  checkpoint must be scored with the config it was trained with."""
+  saved = ckpt_lib.saved_run_config(checkpoint, configs.IMDBConfig, "config")
+  if saved is None:
+    return name, config
+  logging.info("Using the config saved with %s", checkpoint)
+  return (saved[0] or name,
+          config_lib.apply_overrides(saved[1], _overrides()))
 
 
 def data_path_from_flags() -> str:
@@ -143,6 +161,7 @@ def main(argv):
     checkpoint = _CHECKPOINT.value or _SAVE_PATH.value
     if not checkpoint:
       raise app.UserError("--eval_only needs --checkpoint or --save_path")
+    name, config = _eval_config(checkpoint, name, config)
     train.evaluate(name, config, data_path, checkpoint, options)
   else:
     train.train(name, config, data_path, options)

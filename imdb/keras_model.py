@@ -35,13 +35,13 @@ cannot express that, so the reference GRU is built with
 """
 
 import contextlib
-import random
 import time
 from typing import Any, Callable, Dict, List, Optional
 
 from absl import logging
 import numpy as np
 
+from common import session as session_lib
 from common.tf_compat import tf, tf1
 from imdb import model as model_lib
 from imdb import reader
@@ -180,13 +180,6 @@ def keras_graph():
     tf1.experimental.output_all_intermediates(None)  # TF's default again.
 
 
-def seed_keras(seed: int) -> None:
-  """Seeds what Keras's ``fit`` draws from: graph seed, numpy, Python."""
-  tf1.set_random_seed(seed)
-  np.random.seed(seed)  # Keras's v1 fit loop shuffles with np.random.
-  random.seed(seed)
-
-
 class _EpochLogger(keras.callbacks.Callback):
   """One absl log line per epoch with Keras's logs (loss, accuracy, val_*)."""
 
@@ -214,7 +207,8 @@ def train_and_evaluate(config: IMDBConfig,
     ``test_accuracy``, ``train_seconds``, ``test_examples``.
   """
   with keras_graph():
-    seed_keras(config.seed)
+    # Graph seed, numpy (Keras's v1 fit loop shuffles with np.random), random.
+    session_lib.seed_everything(config.seed)
     model = build_keras_model(config)
     validation: Optional[tuple] = None
     if len(dataset.valid):

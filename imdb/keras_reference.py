@@ -28,17 +28,21 @@ from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-pos
 
 from common import app  # pylint: disable=wrong-import-position
 from common import bench  # pylint: disable=wrong-import-position
-from common import compare  # pylint: disable=wrong-import-position
 from common import config as config_lib  # pylint: disable=wrong-import-position
-from common import metrics  # pylint: disable=wrong-import-position
 from imdb import configs  # pylint: disable=wrong-import-position
 from imdb import imdb_lstm  # pylint: disable=wrong-import-position
 from imdb import keras_model  # pylint: disable=wrong-import-position
 from imdb import train  # pylint: disable=wrong-import-position
 
 
+# imdb_lstm's flags that Keras's fit has no use for (refused, not ignored).
+_UNUSED_FLAGS = ("eval_only", "checkpoint", "save_path", "log_every",
+                 "num_threads", "deterministic")
+
+
 def main(argv):
   del argv  # Extra arguments are refused by common.app.run.
+  app.refuse_flags(_UNUSED_FLAGS, "imdb/keras_reference.py")
   name, config = imdb_lstm.config_from_flags()
   options = imdb_lstm.options_from_flags()
   logging.info("Keras reference, config %s: %s", name,
@@ -46,11 +50,9 @@ def main(argv):
   dataset = train.load_dataset(config, imdb_lstm.data_path_from_flags(),
                                options.cache_dir)
   result = keras_model.train_and_evaluate(config, dataset)
-  rows = train.comparison(name, {"test_accuracy": result["test_accuracy"],
-                                 "test_loss": result["test_loss"]})
-  compare.log_comparison(
-      rows, "Keras reference vs the seed's report (delta = measured vs "
-      "reported)", "No reported numbers for config %r." % name)
+  rows = train.compare_with_seeds(name, result["test_accuracy"],
+                                  result["test_loss"],
+                                  title="Keras reference vs the seed's report")
   target = configs.TARGETS.get(name)
   result.update(
       model="keras", config_name=name, config=config_lib.to_dict(config),
@@ -59,7 +61,7 @@ def main(argv):
       comparison=rows, target_accuracy=target,
       target_reached=None if target is None else
       result["test_accuracy"] >= target,
-      peak_rss_mb=bench.peak_rss_mb(), versions=metrics.versions())
+      peak_rss_mb=bench.peak_rss_mb())
   bench.print_json(result)
 
 

@@ -173,22 +173,15 @@ class KerasRMSPropOptimizer(tf1.train.RMSPropOptimizer):
                            use_locking=self._use_locking)
     return tf.group(var_t, ms_t)
 
-  def _dense_gradient(self, grad, var, indices):
-    return tf.math.unsorted_segment_sum(grad, indices, tf.shape(var)[0])
-
-  def _apply_dense(self, grad, var):
-    return self._keras_update(grad, var)
-
+  # Only the resource-variable paths: TF 2 makes every variable a resource
+  # variable (graph mode included), so TF1's ref-variable _apply_dense and
+  # _apply_sparse are never called here.
   def _resource_apply_dense(self, grad, handle):
     return self._keras_update(grad, handle)
 
-  def _apply_sparse(self, grad, var):
-    return self._keras_update(
-        self._dense_gradient(grad.values, var, grad.indices), var)
-
   def _resource_apply_sparse(self, grad, handle, indices):
-    return self._keras_update(self._dense_gradient(grad, handle, indices),
-                              handle)
+    dense = tf.math.unsorted_segment_sum(grad, indices, tf.shape(handle)[0])
+    return self._keras_update(dense, handle)
 
 
 def make_optimizer(config: IMDBConfig) -> tf1.train.Optimizer:

@@ -43,7 +43,6 @@ cache file serves every config.
 """
 
 import dataclasses
-import hashlib
 import io
 import json
 import os
@@ -282,7 +281,11 @@ def _read_directory(root: str) -> Dict[str, List[Review]]:
   for split, label_name, folder in _review_folders(root):
     if not os.path.isdir(folder):
       raise UserError("missing IMDB folder %s" % folder)
-    for name in sorted(os.listdir(folder)):
+    try:
+      names = sorted(os.listdir(folder))
+    except OSError as e:
+      raise UserError("cannot list %s: %s" % (folder, e)) from e
+    for name in names:
       if not name.endswith(".txt"):
         continue
       path = os.path.join(folder, name)
@@ -355,7 +358,11 @@ def read_reviews(source: str) -> Dict[str, List[Review]]:
   else:
     name = os.path.basename(source)
     if name in SHA256:
-      data_lib.check_digest(source, data_lib.file_digest(source), SHA256[name])
+      try:
+        digest = data_lib.file_digest(source)
+      except OSError as e:
+        raise UserError("cannot read archive %s: %s" % (source, e)) from e
+      data_lib.check_digest(source, digest, SHA256[name])
     reviews = _read_archive(source)
   _check_folders_present(reviews, source)
   return {split: sorted(rs, key=lambda r: (r.label, r.review_id))
@@ -396,7 +403,21 @@ def default_cache_dir() -> str:
 
 
 def _fingerprint(source: str) -> str:
-  """Changes whenever the source (or the tokenizer version) changes."""
+  """Changes whenever the source (or the tokenizer version) changes.
+
+  Raises:
+    UserError: the source cannot be listed or a file in it not stat'ed.
+  """
+  try:
+    identity = _identity(source)
+  except OSError as e:
+    raise UserError("cannot read IMDB data %s: %s" % (source, e)) from e
+  blob = json.dumps([CACHE_VERSION, identity]).encode()
+  return data_lib.bytes_digest(blob)[:20]
+
+
+def _identity(source: str):
+  """Path, sizes and mtimes of the source (every review file of a tree)."""
   if os.path.isdir(source):
     files = []
     for _, _, folder in _review_folders(source):
@@ -408,8 +429,7 @@ def _fingerprint(source: str) -> str:
   else:
     st = os.stat(source)
     identity = [os.path.realpath(source), st.st_size, st.st_mtime_ns]
-  blob = json.dumps([CACHE_VERSION, identity]).encode()
-  return hashlib.sha256(blob).hexdigest()[:20]
+  return identity
 
 
 def _corpus_arrays(corpus: Corpus) -> Dict[str, np.ndarray]:
@@ -436,7 +456,8 @@ def _read_cache(path: str) -> Optional[Corpus]:
   try:
     with np.load(path, allow_pickle=False) as arrays:
       return _corpus_from_arrays(arrays)
-  except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
+  except (OSError, EOFError, ValueError, KeyError, TypeError,
+          zipfile.BadZipFile) as e:
     logging.warning("Ignoring unreadable IMDB cache %s (%s)", path, e)
     return None
 

@@ -33,7 +33,7 @@ from common import compare
 from common import config as config_lib
 from common import session as session_lib
 from common import variables
-from common.errors import UserError
+from common.errors import check_finite_loss
 from common.metrics import MetricsLog
 from common.progress import Throughput, format_duration
 from common.tf_compat import tf, tf1
@@ -125,10 +125,7 @@ def train_epoch(session: tf1.Session, model: model_lib.IMDBModel,
   fetches = [model.loss, model.accuracy, model.train_op]
   for step, index in enumerate(reader.batches(len(order), batch_size, order)):
     loss, accuracy, _ = session.run(fetches, feed_dict(model, examples, index))
-    if not np.isfinite(loss):
-      raise UserError("non-finite training loss (%r) in %s at step %d; "
-                      "stopped without saving, the last checkpoint is intact"
-                      % (float(loss), epoch_name, step + 1))
+    check_finite_loss(loss, "%s step %d" % (epoch_name, step + 1))
     n = len(index)
     loss_sum += float(loss) * n
     correct += float(accuracy) * n
@@ -216,20 +213,27 @@ def comparison(config_name: str, measured: Dict[str, float]):
   return compare.compare(measured, configs.PUBLISHED.get(config_name, []))
 
 
-def log_comparison(config_name: str, test: PassResult):
-  """Logs test numbers, the seeds' comparison and the target; returns rows."""
-  logging.info("Test: loss %.4f accuracy %.4f on %d reviews (%.0f examples/s)",
-               test.loss, test.accuracy, test.examples, test.examples_per_sec)
-  rows = comparison(config_name, {"test_accuracy": test.accuracy,
-                                  "test_loss": test.loss})
+def compare_with_seeds(config_name: str, accuracy: float, loss: float,
+                       title: str = "Seeds' comparison"):
+  """Logs the comparison of test numbers with the seed's report and the
+  target (if any); returns the comparison rows."""
+  rows = comparison(config_name, {"test_accuracy": accuracy,
+                                  "test_loss": loss})
   compare.log_comparison(
-      rows, "Seeds' comparison (delta = measured vs reported)",
+      rows, "%s (delta = measured vs reported)" % title,
       "No reported numbers for config %r." % config_name)
   target = configs.TARGETS.get(config_name)
   if target is not None:
     logging.info("Target test accuracy >= %.3f: %s", target,
-                 "reached" if test.accuracy >= target else "NOT reached")
+                 "reached" if accuracy >= target else "NOT reached")
   return rows
+
+
+def log_comparison(config_name: str, test: PassResult):
+  """Logs test numbers, the seeds' comparison and the target; returns rows."""
+  logging.info("Test: loss %.4f accuracy %.4f on %d reviews (%.0f examples/s)",
+               test.loss, test.accuracy, test.examples, test.examples_per_sec)
+  return compare_with_seeds(config_name, test.accuracy, test.loss)
 
 
 def _epoch_record(epoch: int, train_result: PassResult,
@@ -281,7 +285,9 @@ def train(config_name: str, config: configs.IMDBConfig, data_path: str,
     with run.graph.as_default():
       checkpointer = ckpt_lib.Checkpointer(
           options.save_path, tf1.train.Saver(max_to_keep=2), config_dict,
-          mutable_fields=configs.RESUMABLE_CHANGES)
+          mutable_fields=configs.RESUMABLE_CHANGES, state_fields=("epoch",),
+          state_types={"epoch": int, "wait": int, "history": list,
+                       "best_valid_loss": (int, float, type(None))})
   metrics = MetricsLog(options.save_path, config_dict)
   with run.graph.as_default(), run.session as session:
     m = run.models
@@ -291,6 +297,8 @@ def train(config_name: str, config: configs.IMDBConfig, data_path: str,
     if checkpointer is not None:
       state = checkpointer.restore(session) or {}
       if state:
+        # The checkpoint's history is the truth (metrics.json may differ).
+        metrics.set_epochs(state.get("history", metrics.record["epochs"]))
         logging.info("Resuming from %s after epoch %d (global step %d)",
                      state["checkpoint"], state["epoch"],
                      session.run(m.train.global_step))
@@ -315,10 +323,11 @@ def train(config_name: str, config: configs.IMDBConfig, data_path: str,
       global_step = int(session.run(m.train.global_step))
       metrics.scalars(global_step, **{k: v for k, v in record.items()
                                       if k.startswith(("train_", "valid_"))})
+      metrics.add_epoch(**record)
       if checkpointer is not None:
         checkpointer.save(session, global_step, dict(
-            record, best_valid_loss=best, wait=wait, stopped_early=stopped))
-      metrics.add_epoch(**record)
+            record, best_valid_loss=best, wait=wait, stopped_early=stopped,
+            history=metrics.record["epochs"]))
       if stopped:
         logging.info("Early stop: validation loss has not improved on %.4f "
                      "for %d epochs", best, wait)

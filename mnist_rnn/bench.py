@@ -5,6 +5,9 @@ Run::
     python -m mnist_rnn.bench --model=stacked --config=small
     python -m mnist_rnn.bench --model=bidirectional --config=medium
 
+Takes the flags of :mod:`mnist_rnn.mnist_rnn` that shape the model (``--model``,
+``--config``, every config field, ``--eval_batch_size``, ``--num_threads``).
+
 Times ``--steps`` training steps (Adam, dropout on) after ``--warmup_steps``
 untimed ones, then evaluation (no dropout) of ``--eval_examples`` images in
 chunks of ``--eval_batch_size``. The images are random pixels of the real
@@ -35,23 +38,15 @@ from common import session as session_lib  # pylint: disable=wrong-import-positi
 from common import variables  # pylint: disable=wrong-import-position
 from common.tf_compat import tf, tf1  # pylint: disable=wrong-import-position
 from mnist_rnn import configs  # pylint: disable=wrong-import-position
+from mnist_rnn import mnist_rnn  # pylint: disable=wrong-import-position
 from mnist_rnn import model as model_lib  # pylint: disable=wrong-import-position
 from mnist_rnn import reader  # pylint: disable=wrong-import-position
 
-_MODEL = flags.DEFINE_enum("model", "stacked", configs.MODELS,
-                           "Network: stacked or bidirectional.")
-_CONFIG = flags.DEFINE_enum(
-    "config", "small", configs.CONFIG_NAMES,
-    "Preset: %s." % ", ".join(configs.CONFIG_NAMES))
 _STEPS = flags.DEFINE_integer("steps", 100, "Timed training steps.")
 _WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", 10,
                                      "Untimed training steps first.")
 _EVAL_EXAMPLES = flags.DEFINE_integer("eval_examples", 5000,
                                       "Images evaluated (timed).")
-_EVAL_BATCH_SIZE = flags.DEFINE_integer("eval_batch_size", 1000,
-                                        "Images per evaluation chunk.")
-_NUM_THREADS = flags.DEFINE_integer("num_threads", 0,
-                                    "intra-op threads (0 = all cores).")
 
 
 def _random_batch(rng: np.random.Generator, n: int):
@@ -60,14 +55,13 @@ def _random_batch(rng: np.random.Generator, n: int):
   return images, labels
 
 
-def _time_training(session, model, config, steps: int, warmup_steps: int,
-                   rng) -> float:
-  """Seconds for ``steps`` training steps after ``warmup_steps``."""
+def _training_steps_per_sec(session, model, config, steps: int,
+                            warmup_steps: int, rng) -> float:
+  """Training steps per second over ``steps`` after ``warmup_steps``."""
   images, labels = _random_batch(rng, config.batch_size)
   feed = model.feed(images, labels, keep_prob=config.keep_prob)
-  step = lambda: session.run(model.train_op, feed)
-  bench.timed(step, warmup_steps)
-  return bench.timed(step, steps)
+  return bench.rate(lambda: session.run(model.train_op, feed), 1, steps,
+                    warmup_steps)
 
 
 def _time_eval(session, model, num_examples: int, batch_size: int,
@@ -105,23 +99,22 @@ def run_benchmark(config: configs.MnistRnnConfig,
   Returns:
     The JSON-friendly result (see the module docstring).
   """
-  graph = tf.Graph()
-  with graph.as_default():
-    session_lib.seed_everything(0)
+  def build():
     model = model_lib.MnistRnnModel(config, is_training=True)
-    params = variables.num_parameters(model_lib.weight_variables())
-    init = tf1.global_variables_initializer()
+    return (model, variables.num_parameters(model_lib.weight_variables()),
+            tf1.global_variables_initializer())
+  graph, (model, params, init) = session_lib.build_graph(build, seed=0)
   rng = np.random.default_rng(0)
   with session_lib.make_session(graph, options.num_threads) as session:
     session.run(init)
-    train_s = _time_training(session, model, config, options.steps,
-                             options.warmup_steps, rng)
+    steps_per_sec = _training_steps_per_sec(
+        session, model, config, options.steps, options.warmup_steps, rng)
     eval_s = _time_eval(session, model, options.eval_examples,
                         options.eval_batch_size, rng)
-  steps_per_sec = options.steps / train_s
   eval_rate = options.eval_examples / eval_s
   evaluated = (config.max_steps // config.eval_every *
-               reader.VALIDATION_SIZE + reader.VALIDATION_SIZE + 10000)
+               reader.VALIDATION_SIZE + reader.VALIDATION_SIZE +
+               reader.TEST_SIZE)
   return {
       "model": config.model, "cell": config.cell,
       "hidden_size": config.hidden_size, "num_layers": config.num_layers,
@@ -138,15 +131,25 @@ def run_benchmark(config: configs.MnistRnnConfig,
   }
 
 
+# mnist_rnn's flags that a benchmark on random pixels has no use for
+# (refused, not ignored).
+_UNUSED_FLAGS = ("eval_only", "checkpoint", "save_path", "data_path",
+                 "download", "verify_checksums", "seed", "deterministic",
+                 "steps_this_run")
+
+
 def main(argv):
   del argv  # Extra arguments are refused by common.app.run.
-  config = configs.get_config(_MODEL.value, _CONFIG.value)
+  app.refuse_flags(_UNUSED_FLAGS, "mnist_rnn.bench")
+  config = mnist_rnn.config_from_flags()
+  run_options = mnist_rnn.options_from_flags()
   options = BenchOptions(
       steps=_STEPS.value, warmup_steps=_WARMUP_STEPS.value,
       eval_examples=_EVAL_EXAMPLES.value,
-      eval_batch_size=_EVAL_BATCH_SIZE.value, num_threads=_NUM_THREADS.value)
+      eval_batch_size=run_options.eval_batch_size,
+      num_threads=run_options.intra_op_threads)
   result = run_benchmark(config, options)
-  result["config"] = _CONFIG.value
+  result["config"] = flags.FLAGS["config"].value
   bench.print_json(result)
 
 

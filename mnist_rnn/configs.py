@@ -204,12 +204,3 @@ def get_config(model: str, name: str) -> MnistRnnConfig:
     raise UserError("unknown model %r; valid: %s" %
                     (model, ", ".join(MODELS)))
   return CONFIGS[model].get(name)
-
-
-def from_dict(fields) -> MnistRnnConfig:
-  """Rebuilds a config from :func:`common.config.to_dict` output.
-
-  Raises:
-    UserError: missing, unknown or invalid fields.
-  """
-  return config_lib.from_dict(MnistRnnConfig, fields)

@@ -24,7 +24,7 @@ def maybe_download(data_dir: str, source_url: str = SOURCE_URL) -> List[str]:
   """Downloads the files that ``data_dir`` lacks and verifies each one.
 
   Args:
-    data_dir: where the files go (created if needed).
+    data_dir: where the files go (``data_lib.download`` creates it).
     source_url: base URL; ``<name>.gz`` is appended.
 
   Returns:
@@ -37,10 +37,6 @@ def maybe_download(data_dir: str, source_url: str = SOURCE_URL) -> List[str]:
   for spec in reader.FILES:
     if reader.existing_file(data_dir, spec) is not None:
       continue
-    try:
-      os.makedirs(data_dir, exist_ok=True)
-    except OSError as e:
-      raise UserError("cannot create %s: %s" % (data_dir, e.strerror)) from e
     path = os.path.join(data_dir, spec.name + ".gz")
     url = source_url + spec.name + ".gz"
     logging.info("Downloading %s", url)

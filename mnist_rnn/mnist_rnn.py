@@ -44,6 +44,7 @@ from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-posit
 from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from common import app  # pylint: disable=wrong-import-position
+from common import checkpoint as ckpt_lib  # pylint: disable=wrong-import-position
 from common import config as config_lib  # pylint: disable=wrong-import-position
 from common import data as data_lib  # pylint: disable=wrong-import-position
 from common.errors import UserError  # pylint: disable=wrong-import-position
@@ -80,11 +81,12 @@ _VERIFY_CHECKSUMS = flags.DEFINE_bool(
     "(e.g. Fashion-MNIST).")
 _SEED = flags.DEFINE_integer(
     "seed", None, "Seeds TF ops and the data shuffling; same seed, same "
-    "numbers on CPU (default: random).")
+    "numbers on CPU (default: random).", lower_bound=0,
+    upper_bound=2**32 - 1)
 _DETERMINISTIC = flags.DEFINE_bool(
     "deterministic", False, "Use TF's deterministic kernels (slower).")
 _NUM_THREADS = flags.DEFINE_integer(
-    "num_threads", 0, "intra-op threads (0 = all cores).")
+    "num_threads", 0, "intra-op threads (0 = all cores).", lower_bound=0)
 _EVAL_BATCH_SIZE = flags.DEFINE_integer(
     "eval_batch_size", 1000, "Images per evaluation chunk (memory only; the "
     "accuracy does not depend on it).")
@@ -136,7 +138,8 @@ _OVERRIDES = {
 }
 
 
-def _config() -> configs.MnistRnnConfig:
+def config_from_flags() -> configs.MnistRnnConfig:
+  """The ``--model``/``--config`` preset with the field flags applied."""
   return config_lib.apply_overrides(
       configs.get_config(_MODEL.value, _CONFIG.value),
       {name: holder.value for name, holder in _OVERRIDES.items()})
@@ -144,21 +147,26 @@ def _config() -> configs.MnistRnnConfig:
 
 def _eval_config(checkpoint: str) -> configs.MnistRnnConfig:
   """The run directory's saved config if any, else the flags' config."""
-  saved = train.saved_config(checkpoint)
+  saved = ckpt_lib.saved_run_config(checkpoint, configs.MnistRnnConfig)
   if saved is None:
-    return _config()
+    return config_from_flags()
   logging.info("Using the config saved with %s", checkpoint)
-  return saved
+  return saved[1]
 
 
-def main(argv):
-  del argv  # Extra arguments are refused by common.app.run.
-  config = _config()  # Validates the flags even for --eval_only.
-  options = train.RunOptions(
+def options_from_flags() -> train.RunOptions:
+  """How to run, from the flags (seed, threads, save path, chunk size)."""
+  return train.RunOptions(
       seed=_SEED.value, deterministic=_DETERMINISTIC.value,
       intra_op_threads=_NUM_THREADS.value, save_path=_SAVE_PATH.value,
       eval_batch_size=_EVAL_BATCH_SIZE.value,
       steps_this_run=_STEPS_THIS_RUN.value)
+
+
+def main(argv):
+  del argv  # Extra arguments are refused by common.app.run.
+  config = config_from_flags()  # Validates the flags even for --eval_only.
+  options = options_from_flags()
   checkpoint = _CHECKPOINT.value or _SAVE_PATH.value
   if _EVAL_ONLY.value and not checkpoint:
     raise UserError("--eval_only needs --checkpoint or --save_path")

@@ -46,6 +46,7 @@ IMAGE_COLS = 28  # Inputs per time step: the pixels of one row.
 IMAGE_PIXELS = IMAGE_ROWS * IMAGE_COLS
 NUM_CLASSES = 10
 VALIDATION_SIZE = 5000
+TEST_SIZE = 10000  # Images in MNIST's test files.
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
@@ -387,6 +388,9 @@ def read_data_sets(data_dir: str, validation_size: int = VALIDATION_SIZE,
   if not 0 < validation_size < len(train_images):
     raise UserError("validation_size %d must be in 1..%d" %
                     (validation_size, len(train_images) - 1))
+  if not len(test_images):
+    raise UserError("%s holds no test images" %
+                    os.path.join(data_dir, TEST_IMAGES.name))
   return DataSets(
       train=DataSet(train_images[validation_size:],
                     train_labels[validation_size:], seed=seed),

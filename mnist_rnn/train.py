@@ -33,7 +33,7 @@ from common import compare
 from common import config as config_lib
 from common import session as session_lib
 from common import variables
-from common.errors import UserError
+from common.errors import check_finite_loss
 from common.metrics import MetricsLog
 from common.progress import Throughput
 from common.tf_compat import tf, tf1
@@ -123,14 +123,6 @@ def _log_comparison(rows) -> None:
       "accuracy; only medium/large carry the issue's target).")
 
 
-def _check_finite(loss: float, step: int) -> None:
-  if not np.isfinite(loss):
-    raise UserError(
-        "non-finite training loss (%r) at step %d; stopped without saving, "
-        "the last checkpoint is intact (try a lower --learning_rate or "
-        "--max_grad_norm)" % (float(loss), step))
-
-
 class _Trainer:
   """The training loop's state: one instance per call of :func:`train`."""
 
@@ -187,7 +179,8 @@ class _Trainer:
         [model.train_op, model.loss],
         model.feed(images, labels, keep_prob=self.config.keep_prob))
     self.step += 1
-    _check_finite(loss, self.step)
+    check_finite_loss(loss, "step %d" % self.step,
+                      hint=" (try a lower --learning_rate or --max_grad_norm)")
     return images, labels
 
   def log_progress(self, images, labels, meter: Throughput) -> None:
@@ -275,7 +268,9 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
   if options.save_path:  # Refuses another run's directory before writing.
     checkpointer = ckpt_lib.Checkpointer(
         options.save_path, run.saver, config_dict,
-        mutable_fields=configs.RESUMABLE_CHANGES)
+        mutable_fields=configs.RESUMABLE_CHANGES, state_fields=("data",),
+        state_types={"data": dict, "stopped_early": bool,
+                     "train_seconds": (int, float)})
   metrics = MetricsLog(options.save_path, config_dict)
   try:
     with run.graph.as_default(), run.session:
@@ -320,23 +315,14 @@ def _train(config: configs.MnistRnnConfig, data: reader.DataSets, run: _Run,
   _log_comparison(rows)
 
 
-def saved_config(path: str) -> Optional[configs.MnistRnnConfig]:
-  """The config a run directory (or a checkpoint's directory) was made with.
-
-  Returns:
-    None when there is no ``config.json`` next to the checkpoint.
-  """
-  fields = ckpt_lib.saved_config(path)
-  return None if fields is None else configs.from_dict(fields)
-
-
 def evaluate(config: configs.MnistRnnConfig, data: reader.DataSets,
              checkpoint: str, options: RunOptions = RunOptions()
              ) -> Dict[str, Any]:
   """Restores ``checkpoint``; reports validation and test accuracy.
 
   Args:
-    config: must match the checkpoint's shapes (see :func:`saved_config`).
+    config: must match the checkpoint's shapes (see
+      :func:`common.checkpoint.saved_run_config`).
     data: the splits.
     checkpoint: a run directory or a checkpoint prefix.
     options: threads and eval_batch_size (save_path is ignored).

@@ -56,18 +56,12 @@ def _stepper(session, model, rng, train_op=None):
   return step
 
 
-def _words_per_sec(step, words_per_step: int, steps: int, warmup: int):
-  bench.timed(step, warmup)
-  return steps * words_per_step / bench.timed(step, steps)
-
-
 def main(argv):
   del argv
   config = configs.CONFIGS.get(_MODEL.value)
-  graph = tf.Graph()
-  with graph.as_default():
-    session_lib.seed_everything(0)
-    models = model_lib.build_models(config, configs.eval_config(config))
+  graph, models = session_lib.build_graph(
+      lambda: model_lib.build_models(config, configs.eval_config(config)),
+      seed=0)
   rng = np.random.default_rng(0)
   words = config.batch_size * config.num_steps
   with graph.as_default(), session_lib.make_session(
@@ -77,12 +71,12 @@ def main(argv):
     steps, warm = _STEPS.value, _WARMUP_STEPS.value
     record = {
         "model": _MODEL.value,
-        "train_words_per_sec": _words_per_sec(
+        "train_words_per_sec": bench.rate(
             _stepper(session, models.train, rng, models.train.train_op),
             words, steps, warm),
-        "eval_words_per_sec": _words_per_sec(
+        "eval_words_per_sec": bench.rate(
             _stepper(session, models.valid, rng), words, steps, warm),
-        "test_words_per_sec": _words_per_sec(
+        "test_words_per_sec": bench.rate(
             _stepper(session, models.test, rng), 1, steps * 10, warm),
         "steps": steps, "warmup_steps": warm,
         "intra_op_threads": _NUM_THREADS.value,

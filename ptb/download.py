@@ -54,8 +54,10 @@ def maybe_download(data_path: str, url: str = URL) -> None:
     data_lib.verify_files(extracted, SHA256)
     try:
       os.makedirs(data_path, exist_ok=True)
+      for name in names:
+        shutil.move(os.path.join(extracted, name),
+                    os.path.join(data_path, name))
     except OSError as e:
-      raise UserError("cannot create %s: %s" % (data_path, e)) from e
-    for name in names:
-      shutil.move(os.path.join(extracted, name), os.path.join(data_path, name))
+      raise UserError("cannot write the PTB files to %s: %s" %
+                      (data_path, e)) from e
   logging.info("PTB files verified in %s", data_path)

@@ -38,6 +38,7 @@ from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-posit
 from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from common import app  # pylint: disable=wrong-import-position
+from common import checkpoint as ckpt_lib  # pylint: disable=wrong-import-position
 from common import config as config_lib  # pylint: disable=wrong-import-position
 from common import data as data_lib  # pylint: disable=wrong-import-position
 from ptb import configs  # pylint: disable=wrong-import-position
@@ -94,10 +95,11 @@ def _overrides():
 
 def _eval_config(checkpoint: str, model_name: str, config):
   """The run directory's saved config (with explicit overrides) if any."""
-  saved = train.saved_run_config(checkpoint)
+  saved = ckpt_lib.saved_run_config(checkpoint, configs.PTBConfig, "model")
   if saved is None:
     return model_name, config
   saved_name, saved_config = saved
+  saved_name = saved_name or "saved"
   logging.info("Using the config saved with %s (model %s)", checkpoint,
                saved_name)
   return saved_name, config_lib.apply_overrides(saved_config, _overrides())

@@ -14,7 +14,7 @@ step come back from the checkpoint).
 
 import dataclasses
 import math
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
 from absl import logging
 import numpy as np
@@ -23,7 +23,7 @@ from common import checkpoint as ckpt_lib
 from common import compare
 from common import config as config_lib
 from common import session as session_lib
-from common.errors import UserError
+from common.errors import UserError, check_finite_loss
 from common.metrics import MetricsLog
 from common.progress import Throughput
 from common.tf_compat import tf, tf1
@@ -94,10 +94,7 @@ def run_epoch(session: tf1.Session, model: model_lib.PTBModel, data,
     feed = {model.input_data: x, model.targets: y}
     feed.update(model_lib.state_feed(model.initial_state, state))
     vals = session.run(fetches, feed)
-    if not np.isfinite(vals["cost"]):
-      raise UserError("non-finite loss (%r) on %s at step %d; stopped without "
-                      "saving, the last checkpoint is intact" %
-                      (vals["cost"], name, step))
+    check_finite_loss(vals["cost"], "%s step %d" % (name, step), what="loss")
     state = vals["final_state"]
     costs += vals["cost"]
     iters += cfg.num_steps
@@ -181,7 +178,8 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
     with run.graph.as_default():
       checkpointer = ckpt_lib.Checkpointer(
           options.save_path, tf1.train.Saver(max_to_keep=2), config_dict,
-          mutable_fields=("max_max_epoch",))
+          mutable_fields=("max_max_epoch",), state_fields=("epoch",),
+          state_types={"epoch": int, "history": list})
   metrics = MetricsLog(options.save_path, config_dict)
   with run.graph.as_default(), run.session as session:
     m = run.models
@@ -234,17 +232,6 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   metrics.close()
   log_comparison(model_name, rows)
   return metrics.record
-
-
-def saved_run_config(checkpoint: str
-                     ) -> Optional[Tuple[str, configs.PTBConfig]]:
-  """(model name, config) saved in a run directory, or None if there is none
-  (e.g. a checkpoint written by the original tutorial)."""
-  fields = ckpt_lib.saved_config(checkpoint)
-  if fields is None:
-    return None
-  model_name = fields.pop("model", "saved")
-  return model_name, config_lib.from_dict(configs.PTBConfig, fields)
 
 
 def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,

@@ -75,6 +75,46 @@ class CheckpointerTest(absltest.TestCase):
     with self.assertRaisesRegex(UserError, "malformed"):
       ckpt_lib.find_checkpoint(self.dir)
 
+  def test_state_fields_and_types_are_checked(self):
+    graph, _, saver = _graph_with_saver()
+    with graph.as_default():
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {}, state_fields=("epoch",),
+                                   state_types={"epoch": int})
+    path = os.path.join(self.dir, ckpt_lib.STATE_FILE)
+    for state, needle in (({"checkpoint": "model.ckpt-1"}, "epoch"),
+                          ({"checkpoint": 5, "epoch": 1}, "bad checkpoint"),
+                          ({"checkpoint": "../x", "epoch": 1}, "checkpoint"),
+                          ({"checkpoint": "model.ckpt-1", "epoch": "2"},
+                           "bad epoch")):
+      with open(path, "w") as f:
+        json.dump(state, f)
+      with self.assertRaisesRegex(UserError, "malformed.*" + needle):
+        ckpt.state()
+    with open(path, "w") as f:
+      json.dump({"checkpoint": "model.ckpt-1", "epoch": 2}, f)
+    self.assertEqual(ckpt.state()["epoch"], 2)
+
+  def test_truncated_checkpoint_is_a_clear_error(self):
+    graph, var, saver = _graph_with_saver()
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {})
+      ckpt.save(sess, 1, {})
+      (data,) = [f for f in os.listdir(self.dir) if ".data-" in f]
+      with open(os.path.join(self.dir, data), "r+b") as f:
+        f.truncate(1)
+      with self.assertRaisesRegex(UserError, "cannot restore checkpoint"):
+        ckpt.restore(sess)
+
+  def test_unwritable_config_is_a_clear_error(self):
+    # config.json cannot be replaced (a directory stands there; permissions
+    # would not stop root).
+    os.makedirs(os.path.join(self.dir, ckpt_lib.CONFIG_FILE))
+    graph, _, saver = _graph_with_saver()
+    with graph.as_default():
+      with self.assertRaisesRegex(UserError, "cannot write .*config.json"):
+        ckpt_lib.Checkpointer(self.dir, saver, {})
+
   def test_restore_weights_checks_shapes(self):
     graph, var, saver = _graph_with_saver()
     with graph.as_default(), tf1.Session() as sess:
@@ -86,6 +126,17 @@ class CheckpointerTest(absltest.TestCase):
         ckpt_lib.restore_weights(sess, self.dir, [other])
     with self.assertRaisesRegex(UserError, "no checkpoint in"):
       ckpt_lib.find_checkpoint(self.create_tempdir().full_path)
+
+
+class MetricsLogTest(absltest.TestCase):
+
+  def test_foreign_metrics_json_is_a_clear_error(self):
+    from common import metrics  # pylint: disable=g-import-not-at-top
+    run = self.create_tempdir().full_path
+    with open(os.path.join(run, metrics.METRICS_FILE), "w") as f:
+      json.dump({"accuracy": 0.9}, f)  # Another tool's file: no epochs.
+    with self.assertRaisesRegex(UserError, "cannot use .*no list of epochs"):
+      metrics.MetricsLog(run, {})
 
 
 class CompareAndProgressTest(absltest.TestCase):

@@ -12,7 +12,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
-from common.tf_compat import tf, tf1
+from common.tf_compat import tf1
 from imdb import configs
 from imdb import keras_model
 from imdb import model as model_lib

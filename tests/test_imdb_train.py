@@ -234,8 +234,11 @@ class CliTest(parameterized.TestCase):
     with open(os.path.join(run_dir, "metrics.json")) as f:
       accuracy = json.load(f)["test_accuracy"]
 
-    evaluated = _cli(*args, "--eval_only", tmp=tmp)
+    # Without --cell/--padding: the run's saved config decides (GRU weights,
+    # post-padding; the padding would not show in the weights' shapes).
+    evaluated = _cli(*args[:3], "--eval_only", tmp=tmp)
     self.assertEqual(evaluated.returncode, 0, evaluated.stderr)
+    self.assertIn("Using the config saved with", evaluated.stderr)
     self.assertIn("Restored", evaluated.stderr)
     found = re.search(r"Test: loss \S+ accuracy (\S+) on 20 reviews",
                       evaluated.stderr)
@@ -246,11 +249,16 @@ class CliTest(parameterized.TestCase):
       ("bad_value", ["--config=test", "--dropout=1.5"], "dropout must be in"),
       ("unsafe_archive", ["--config=test", "--data_path={tmp}/evil.tar.gz"],
        "unsafe path"),
+      # tarfile's message has one line per method it tried: folded into one.
+      ("not_an_archive", ["--config=test", "--data_path={tmp}/junk.tar.gz"],
+       "cannot read archive"),
   )
   def test_one_line_errors(self, args, needle):
     tmp = self.create_tempdir().full_path
     imdb_fixtures.write_archive(os.path.join(tmp, "evil.tar.gz"),
                                 extra={"../evil.txt": b"x"})
+    with open(os.path.join(tmp, "junk.tar.gz"), "wb") as f:
+      f.write(b"not a tar archive")
     result = _cli(*[a.format(tmp=tmp) for a in args], tmp=tmp)
     testutil.assert_one_line_error(self, result, needle)
 
@@ -315,6 +323,13 @@ class CliTest(parameterized.TestCase):
   def test_keras_reference_bad_flag_is_one_line(self):
     result = testutil.run_cli("imdb/keras_reference.py", "--config=nope")
     testutil.assert_one_line_error(self, result, "config")
+
+  def test_keras_reference_refuses_flags_it_has_no_use_for(self):
+    # Training would otherwise start and quietly ignore them.
+    result = testutil.run_cli("imdb/keras_reference.py", "--config=test",
+                              "--eval_only", "--save_path=/nonexistent")
+    testutil.assert_one_line_error(
+        self, result, "does not take --eval_only, --save_path")
 
 
 if __name__ == "__main__":

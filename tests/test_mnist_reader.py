@@ -194,6 +194,12 @@ class IdxParsingTest(parameterized.TestCase):
       with self.assertRaisesRegex(UserError, "checksum mismatch"):
         reader.verify_content("x", content, wrong)
 
+  def test_no_test_images(self):
+    d = self.create_tempdir().full_path
+    write_dataset(d, n_test=0)
+    with self.assertRaisesRegex(UserError, "holds no test images"):
+      reader.read_data_sets(d, validation_size=5, verify_checksums=False)
+
   def test_validation_size_out_of_range(self):
     d = self.create_tempdir().full_path
     write_dataset(d)

@@ -3,14 +3,13 @@
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
+from common import checkpoint as ckpt_lib
 from common import config as config_lib
 from common.errors import UserError
 from common.tf_compat import tf
@@ -120,7 +119,9 @@ class TrainTest(parameterized.TestCase):
     # Checkpoints at 3 (checkpoint_every) and 6 (the end).
     self.assertTrue(os.path.exists(os.path.join(save_path,
                                                 "model.ckpt-3.index")))
-    evaluated = train.evaluate(train.saved_config(save_path), data, save_path)
+    evaluated = train.evaluate(
+        ckpt_lib.saved_run_config(save_path, configs.MnistRnnConfig)[1],
+        data, save_path)
     self.assertEqual(evaluated["step"], 6)
     self.assertEqual(evaluated["test_accuracy"], record["test_accuracy"])
     self.assertEqual(evaluated["validation_accuracy"],
@@ -342,13 +343,7 @@ class CliTest(parameterized.TestCase):
     self.assertIn(choices, result.stderr)
 
   def test_every_config_field_has_a_flag(self):
-    # In a subprocess: importing the entry script defines its absl flags.
-    code = ("import json; from mnist_rnn import mnist_rnn; print(json.dumps("
-            "{k: h.name for k, h in mnist_rnn._OVERRIDES.items()}))")
-    result = subprocess.run([sys.executable, "-c", code],
-                            cwd=testutil.REPO_ROOT, capture_output=True,
-                            text=True, timeout=120, check=True)
-    overrides = json.loads(result.stdout)
+    overrides = testutil.flag_overrides("mnist_rnn.mnist_rnn")
     fields = {f.name for f in dataclasses.fields(configs.MnistRnnConfig)}
     self.assertEqual(set(overrides), fields - {"model"})  # --model picks.
     for name, flag in overrides.items():

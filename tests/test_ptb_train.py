@@ -137,7 +137,6 @@ class ProgressLinesTest(absltest.TestCase):
   def test_ten_lines_at_the_tutorials_steps(self):
     steps = [s for s in range(2323) if train._progress_step(s, 2323)]
     self.assertEqual(steps, list(range(10, 2323, 232)))
-    self.assertLen(steps, 10)
 
   def test_short_epochs_still_log(self):
     self.assertEqual([s for s in range(5) if train._progress_step(s, 5)],
@@ -229,6 +228,8 @@ class CommandLineTest(absltest.TestCase):
         result = testutil.run_cli("ptb/ptb_word_lm.py", *self.tiny_flags,
                                   *extra)
         testutil.assert_one_line_error(self, result, needle)
+    # The short validation file is refused before the run directory exists.
+    self.assertFalse(os.path.exists(os.path.join(short_valid, "run")))
 
   def test_console_script_installed(self):
     script = os.path.join(os.path.dirname(sys.executable), "ptb-word-lm")
@@ -236,13 +237,16 @@ class CommandLineTest(absltest.TestCase):
                     "run.sh installs the package; %s is missing" % script)
     result = subprocess.run([script, "--model=huge"], capture_output=True,
                             text=True, timeout=300, check=False)
-    self.assertNotEqual(result.returncode, 0)
-    self.assertIn("value should be one of", result.stderr)
+    testutil.assert_one_line_error(self, result, "value should be one of")
 
   def test_every_config_field_has_a_flag(self):
-    result = testutil.run_cli("ptb/ptb_word_lm.py", "--helpfull")
-    for field in dataclasses.fields(configs.PTBConfig):
-      self.assertIn("--%s:" % field.name, result.stdout)
+    # Each field's flag must be in the overrides applied to the config, under
+    # the field's name.
+    overrides = testutil.flag_overrides("ptb.ptb_word_lm")
+    self.assertEqual(set(overrides),
+                     {f.name for f in dataclasses.fields(configs.PTBConfig)})
+    for name, flag in overrides.items():
+      self.assertEqual(flag, name)
 
   def test_bench_prints_json(self):
     result = subprocess.run(

@@ -6,6 +6,7 @@ process would clash. Library code (reader/model/train) is tested in-process,
 with a fresh ``tf.Graph()`` per test.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -53,3 +54,23 @@ def assert_one_line_error(testcase, result, needle: str) -> None:
   errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
   testcase.assertLen(errors, 1, result.stderr)
   testcase.assertIn(needle, errors[0])
+  # The error is the last thing said: nothing of it spills onto more lines.
+  testcase.assertEqual(result.stderr.rstrip().splitlines()[-1], errors[0])
+
+
+def flag_overrides(module: str):
+  """``{config field: flag name}`` of an entry script's ``_OVERRIDES``.
+
+  In a subprocess: importing an entry script defines its absl flags, which
+  would clash with another entry script's in this process.
+
+  Args:
+    module: e.g. ``"ptb.ptb_word_lm"``.
+  """
+  package, name = module.rsplit(".", 1)
+  code = ("import json; from %s import %s as m; print(json.dumps("
+          "{k: h.name for k, h in m._OVERRIDES.items()}))" % (package, name))
+  result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          check=True)
+  return json.loads(result.stdout)
