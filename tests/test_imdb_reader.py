@@ -2,6 +2,8 @@
 
 import collections
 import os
+import shutil
+import tempfile
 from unittest import mock
 
 from absl.testing import absltest
@@ -29,13 +31,19 @@ class TokenizeTest(parameterized.TestCase):
   @parameterized.named_parameters(
       ("lowercase_and_punctuation", "This movie was GREAT!!! (Really.)",
        ["this", "movie", "was", "great", "really"]),
-      ("br_removed", "Bad.<br /><br />Worse.<br/>End<BR />x",
-       ["bad", "worse", "end", "x"]),
-      ("in_word_apostrophes_kept", "I didn't like 'it' -- it's 80's trash",
-       ["i", "didn't", "like", "it", "it's", "80's", "trash"]),
+      # As in Keras's index, where "br" has rank 7.
+      ("br_becomes_a_word", "Bad.<br /><br />Worse.<br/>End<BR />x",
+       ["bad", "br", "br", "worse", "br", "end", "br", "x"]),
+      # The apostrophe is not a Keras filter: kept anywhere in a word.
+      ("apostrophes_kept", "I didn't like 'it' -- it's 80's trash",
+       ["i", "didn't", "like", "'it'", "it's", "80's", "trash"]),
       ("digits_and_accents", "10/10, café-au-lait_x",
        ["10", "10", "café", "au", "lait", "x"]),
-      ("nothing", " ... !!! <br /> ", []),
+      # Only " " splits (tab and newline are filters); U+0085 and U+00A0
+      # stay inside a word, as "most\x85and" in Keras's index.
+      ("only_space_splits", "most\x85and\u00a0so\tend\nnow",
+       ["most\x85and\u00a0so", "end", "now"]),
+      ("nothing", " ... !!! \t\n ", []),
   )
   def test_tokenize(self, text, expected):
     self.assertEqual(reader.tokenize(text), expected)
@@ -49,14 +57,15 @@ class VocabAndIdsTest(absltest.TestCase):
 
   def test_keras_id_conventions(self):
     rank = {w: i + 1 for i, w in enumerate(("the", "and", "a", "of"))}
+    # A word outside the index ("zebra") is dropped, as in imdb.npz.
     ranks = reader.to_ranks(["the", "of", "zebra", "and", "a"], rank)
-    np.testing.assert_array_equal(ranks, [1, 4, 0, 2, 3])
-    # rank r -> r + 3 ("the" = 4, id 3 unused); unknown (0) and ids >= num_words
-    # (of = 7 with num_words=7) -> OOV 2.
+    np.testing.assert_array_equal(ranks, [1, 4, 2, 3])
+    # rank r -> r + 3 ("the" = 4, id 3 unused); ids >= num_words (of = 7 with
+    # num_words=7) -> OOV 2.
     np.testing.assert_array_equal(reader.ranks_to_ids(ranks, num_words=7),
-                                  [4, 2, 2, 5, 6])
+                                  [4, 2, 5, 6])
     np.testing.assert_array_equal(reader.ranks_to_ids(ranks, num_words=100),
-                                  [4, 7, 2, 5, 6])
+                                  [4, 7, 5, 6])
 
   def test_encode_prepends_start(self):
     split = reader.TokenizedSplit(
@@ -111,11 +120,11 @@ class ReadTest(absltest.TestCase):
     np.testing.assert_array_equal(corpus.train.review_ids[:6], range(6))
     self.assertEqual(corpus.train.ratings[0], 1)
     self.assertEqual(corpus.train.ratings[6], 7)
-    # Vocabulary from training reviews only: "test" is unknown (rank 0),
-    # "train" is known; "br" never becomes a word.
+    # Vocabulary from training reviews only: "train" is known, "test" is
+    # not; "<br />" is the word "br".
     self.assertIn("train", corpus.words)
     self.assertNotIn("test", corpus.words)
-    self.assertNotIn("br", corpus.words)
+    self.assertIn("br", corpus.words)
     counts = collections.Counter(
         w for f, files in imdb_fixtures.reviews(6).items()
         if f.startswith("train") for data in files.values()
@@ -123,18 +132,23 @@ class ReadTest(absltest.TestCase):
     self.assertEqual(list(corpus.words),
                      sorted(counts, key=lambda w: (-counts[w], w)))
     # Tied counts are ordered by the word.
-    self.assertEqual(corpus.words[:3], ("extra", "train", "words"))
-    # The corpus's own test ranks: "test" (in every "Extra test words.")
-    # is rank 0 there.
-    self.assertIn(0, corpus.test.ranks.tolist())
-    test_words = [reader.tokenize(t) for t in ("Extra test words.",)][0]
-    self.assertEqual(reader.to_ranks(test_words, {
-        w: i + 1 for i, w in enumerate(corpus.words)})[1], 0)
+    self.assertEqual(counts["extra"], counts["train"])
+    self.assertLess(corpus.words.index("extra"), corpus.words.index("train"))
+    # Test words outside the vocabulary ("test" of "Extra test words.") are
+    # dropped, as in imdb.npz: each test review keeps its other tokens.
+    test_tokens = [reader.tokenize(r.text) for r in
+                   reader.read_reviews(reader.find_source(root))["test"]]
+    self.assertGreater(sum(t.count("test") for t in test_tokens), 0)
+    decoded = [[corpus.words[r - 1] for r in corpus.test.ranks[a:b]]
+               for a, b in zip(corpus.test.offsets[:-1],
+                               corpus.test.offsets[1:])]
+    self.assertEqual(decoded, [[w for w in t if w != "test"]
+                               for t in test_tokens])
     # First review: "An awful film. Boring and bad.<br />I hated it."
     first = corpus.train.ranks[:corpus.train.offsets[1]]
     self.assertEqual([corpus.words[r - 1] for r in first],
-                     ["an", "awful", "film", "boring", "and", "bad", "i",
-                      "hated", "it"])
+                     ["an", "awful", "film", "boring", "and", "bad", "br",
+                      "i", "hated", "it"])
 
   def test_archive_equals_directory_and_aclimdb_itself(self):
     from_dir = reader.load_corpus(imdb_fixtures.write_tree(self.tmp))
@@ -314,18 +328,77 @@ class DatasetTest(absltest.TestCase):
     self.assertEqual(reader.num_batches(10, 4), 3)
 
 
+def _review_index(split: reader.TokenizedSplit, label: int,
+                  review_id: int) -> int:
+  (index,) = np.flatnonzero((split.labels == label) &
+                            (split.review_ids == review_id))
+  return int(index)
+
+
 class RealDataTest(absltest.TestCase):
   """The shared labeled archive (missing data is a failure, not a skip)."""
 
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.cache = tempfile.mkdtemp()
+    cls.corpus = reader.load_corpus(testutil.data_dir("imdb"), cls.cache)
+
+  @classmethod
+  def tearDownClass(cls):
+    shutil.rmtree(cls.cache)
+    super().tearDownClass()
+
+  def _tie_bounds(self, rank: int):
+    """First and last rank of the words as frequent as the word ``rank``."""
+    counts = np.bincount(self.corpus.train.ranks)[1:]  # counts[r - 1].
+    c = counts[rank - 1]
+    return (int(np.searchsorted(-counts, -c, "left")) + 1,
+            int(np.searchsorted(-counts, -c, "right")))
+
+  def _assert_keras_ranks(self, keras_ids, file, num_words=None):
+    """Our ids of ``file`` equal Keras's, up to the order of equal counts."""
+    split_name, label, review_id = file
+    split = getattr(self.corpus, split_name)
+    i = _review_index(split, label, review_id)
+    ranks = split.ranks[split.offsets[i]:split.offsets[i + 1]]
+    self.assertEqual(keras_ids[0], reader.START)
+    self.assertLen(ranks, len(keras_ids) - 1)
+    for ours, theirs in zip(ranks, keras_ids[1:]):
+      lo, hi = self._tie_bounds(ours)
+      if theirs == reader.OOV:  # Cut by num_words: rare for both.
+        self.assertGreaterEqual(hi + reader.INDEX_FROM, num_words)
+      else:
+        self.assertBetween(theirs - reader.INDEX_FROM, lo, hi)
+
+  def test_matches_keras_imdb_npz(self):
+    corpus = self.corpus
+    self.assertEqual(corpus.words[6], "br")  # As in Keras's index.
+    # Keras's index has 2 words more (2 of 88,584).
+    self.assertBetween(len(corpus.words), imdb_fixtures.KERAS_INDEX_SIZE - 2,
+                       imdb_fixtures.KERAS_INDEX_SIZE)
+    train_lengths = corpus.train.lengths() + 1  # With the start id.
+    self.assertEqual(int(train_lengths.sum()), imdb_fixtures.KERAS_TRAIN_IDS)
+    self.assertEqual(int(train_lengths.max()),
+                     imdb_fixtures.KERAS_TRAIN_MAX_LEN)
+    # Test words outside the index are dropped: 3 of the 5.8 million test
+    # tokens differ. Kept as OOV instead, there would be 63,709 more.
+    all_ids = int(train_lengths.sum() + corpus.test.lengths().sum()
+                  + len(corpus.test))
+    self.assertBetween(all_ids - imdb_fixtures.KERAS_ALL_IDS, 0, 3)
+    self._assert_keras_ranks(imdb_fixtures.KERAS_X_TRAIN_0,
+                             imdb_fixtures.KERAS_X_TRAIN_0_FILE,
+                             imdb_fixtures.KERAS_X_TRAIN_0_NUM_WORDS)
+    self._assert_keras_ranks(imdb_fixtures.KERAS_X_TEST_0,
+                             imdb_fixtures.KERAS_X_TEST_0_FILE)
+
   def test_real_imdb(self):
-    cache = self.create_tempdir().full_path
-    corpus = reader.load_corpus(testutil.data_dir("imdb"), cache)
+    corpus = self.corpus
     self.assertLen(corpus.train, 25000)
     self.assertLen(corpus.test, 25000)
     self.assertEqual(int(corpus.train.labels.sum()), 12500)
     self.assertEqual(int(corpus.test.labels.sum()), 12500)
     self.assertEqual(corpus.words[:4], ("the", "and", "a", "of"))
-    self.assertNotIn("br", corpus.words[:5000])
     self.assertIn("don't", corpus.words[:200])
     dataset = reader.make_dataset(corpus, 10000, 500, validation_split=0.2,
                                   seed=22)
