@@ -52,7 +52,6 @@ cache file serves every config.
 """
 
 import dataclasses
-import io
 import json
 import os
 import re
@@ -185,10 +184,9 @@ def to_ranks(tokens: Sequence[str], rank: Dict[str, int]) -> np.ndarray:
   return np.array([rank[w] for w in tokens if w in rank], np.int32)
 
 
-def ranks_to_ids(ranks: np.ndarray, num_words: int,
-                 index_from: int = INDEX_FROM) -> np.ndarray:
-  """Keras ids of ranks: ``rank + index_from``; ids >= num_words are OOV."""
-  ids = ranks.astype(np.int32) + index_from
+def ranks_to_ids(ranks: np.ndarray, num_words: int) -> np.ndarray:
+  """Keras ids of ranks: ``rank + INDEX_FROM``; ids >= num_words are OOV."""
+  ids = ranks.astype(np.int32) + INDEX_FROM
   return np.where(ids < num_words, ids, OOV).astype(np.int32)
 
 
@@ -201,8 +199,7 @@ def encode(split: TokenizedSplit, num_words: int) -> List[np.ndarray]:
 
 
 def pad_sequences(sequences: Sequence[Sequence[int]], maxlen: int,
-                  padding: str = "pre", truncating: str = "pre",
-                  value: int = PAD) -> np.ndarray:
+                  padding: str = "pre", truncating: str = "pre") -> np.ndarray:
   """``keras.preprocessing.sequence.pad_sequences`` for int ids.
 
   Args:
@@ -211,7 +208,6 @@ def pad_sequences(sequences: Sequence[Sequence[int]], maxlen: int,
     padding: ``"pre"`` pads at the front, ``"post"`` at the end.
     truncating: ``"pre"`` drops ids from the front (keeps the last
       ``maxlen``), ``"post"`` drops them from the end.
-    value: the padding id.
 
   Returns:
     int32 [len(sequences), maxlen].
@@ -224,7 +220,7 @@ def pad_sequences(sequences: Sequence[Sequence[int]], maxlen: int,
       raise UserError("%s must be 'pre' or 'post', got %r" % (name, mode))
   if maxlen < 1:
     raise UserError("maxlen must be positive, got %r" % maxlen)
-  out = np.full((len(sequences), maxlen), value, np.int32)
+  out = np.full((len(sequences), maxlen), PAD, np.int32)
   for i, seq in enumerate(sequences):
     seq = np.asarray(seq, np.int32)
     seq = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
@@ -494,10 +490,8 @@ def _write_cache(path: str, corpus: Corpus) -> None:
   tmp = "%s.tmp%d" % (path, os.getpid())
   try:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, **_corpus_arrays(corpus))
-    with open(tmp, "wb") as f:
-      f.write(buf.getvalue())
+    with open(tmp, "wb") as f:  # A file object: savez adds no ".npz".
+      np.savez(f, **_corpus_arrays(corpus))
     os.replace(tmp, path)
     logging.info("Cached the tokenized IMDB corpus in %s", path)
   except OSError as e:

@@ -41,6 +41,7 @@ from mnist_rnn import configs  # pylint: disable=wrong-import-position
 from mnist_rnn import mnist_rnn  # pylint: disable=wrong-import-position
 from mnist_rnn import model as model_lib  # pylint: disable=wrong-import-position
 from mnist_rnn import reader  # pylint: disable=wrong-import-position
+from mnist_rnn import train as train_lib  # pylint: disable=wrong-import-position
 
 _STEPS = flags.DEFINE_integer("steps", 100, "Timed training steps.")
 _WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", 10,
@@ -66,15 +67,16 @@ def _training_steps_per_sec(session, model, config, steps: int,
 
 def _time_eval(session, model, num_examples: int, batch_size: int,
                rng) -> float:
-  """Seconds to evaluate ``num_examples`` images (after one warm-up chunk)."""
-  images, labels = _random_batch(rng, min(batch_size, num_examples))
-  session.run(model.num_correct, model.feed(images, labels))
-
-  def evaluate_all():
-    for done in range(0, num_examples, batch_size):
-      n = min(batch_size, num_examples - done)
-      session.run(model.num_correct, model.feed(images[:n], labels[:n]))
-  return bench.timed(evaluate_all, 1)
+  """Seconds :func:`train.evaluate_set` takes for ``num_examples`` random
+  images, ``batch_size`` at a time (after one untimed chunk)."""
+  images = rng.integers(0, 256, (num_examples, reader.IMAGE_ROWS,
+                                 reader.IMAGE_COLS), dtype=np.uint8)
+  labels = rng.integers(0, reader.NUM_CLASSES, num_examples)
+  dataset = reader.DataSet(images, labels, shuffle=False)
+  session.run(model.num_correct, model.feed(dataset.images[:batch_size],
+                                            dataset.labels[:batch_size]))
+  return bench.timed(
+      lambda: train_lib.evaluate_set(session, model, dataset, batch_size), 1)
 
 
 @dataclasses.dataclass(frozen=True)
