@@ -156,11 +156,11 @@ class TrainingParityTest(parameterized.TestCase):
     expected = keras_model.tf1_weights(config,
                                        _keras_train(config, weights, 6))
     got = _tf1_train(config, keras_model.tf1_weights(config, weights), 6)
-    # Usually within 1e-6; but RMSprop divides by sqrt(ms), so an element with
-    # a near-zero gradient can move ~2e-5 with the CPU kernels' summation
-    # order (seen once in a full run). Optimizer semantics that differ from
-    # Keras's move weights by more than 6e-3 in these 6 steps (stock TF1
-    # RMSprop, test below), far outside 1e-4.
+    # Usually within 1e-6 (seen during development); but RMSprop divides by
+    # sqrt(ms), so an element with a near-zero gradient can move ~2e-5 with
+    # the CPU kernels' summation order. Optimizer semantics that differ from
+    # Keras's move weights by more than 1e-3 in these 6 steps (stock TF1
+    # RMSprop, the control test below), far outside 1e-4.
     for name in expected:
       np.testing.assert_allclose(got[name], expected[name], rtol=1e-4,
                                  atol=1e-4, err_msg=name)
@@ -181,7 +181,7 @@ class TrainingParityTest(parameterized.TestCase):
                          1e-3, decay=0.9, epsilon=1e-7))
     self.assertGreater(
         np.abs(got["Model/embedding"] - expected["Model/embedding"]).max(),
-        1e-4)
+        1e-3)
 
 
 if __name__ == "__main__":

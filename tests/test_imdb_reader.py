@@ -67,6 +67,20 @@ class VocabAndIdsTest(absltest.TestCase):
     np.testing.assert_array_equal(reader.ranks_to_ids(ranks, num_words=100),
                                   [4, 7, 5, 6])
 
+  def test_unknown_test_words_dropped_even_all_of_them(self):
+    reviews = {"train": [reader.Review(1, 0, 9, "Good film.")],
+               "test": [reader.Review(0, 0, 2, "Zebra quagga!"),
+                        reader.Review(1, 1, 8, "good zebra")]}
+    corpus = reader.build_corpus(reviews)
+    self.assertEqual(corpus.words, ("film", "good"))
+    np.testing.assert_array_equal(corpus.test.lengths(), [0, 1])
+    # The first test review is its start id alone; "good" (rank 2) is 5.
+    self.assertEqual([e.tolist() for e in reader.encode(corpus.test, 10)],
+                     [[1], [1, 5]])
+    np.testing.assert_array_equal(
+        reader.pad_sequences(reader.encode(corpus.test, 10), 3),
+        [[0, 0, 1], [0, 1, 5]])
+
   def test_encode_prepends_start(self):
     split = reader.TokenizedSplit(
         ranks=np.array([1, 2, 5, 3], np.int32),
@@ -260,6 +274,10 @@ class CacheTest(absltest.TestCase):
     changed = reader.load_corpus(archive, cache)
     self.assertLen(changed.train, 10)
     self.assertLen(os.listdir(cache), 2)
+    # So does a new tokenizer version: the old file is not read.
+    with mock.patch.object(reader, "CACHE_VERSION", reader.CACHE_VERSION + 1):
+      reader.load_corpus(archive, cache)
+    self.assertLen(os.listdir(cache), 3)
 
   def test_corrupt_cache_is_rebuilt(self):
     tmp = self.create_tempdir().full_path
