@@ -17,6 +17,8 @@ import json
 import os
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
+from absl import logging
+
 from common import config as config_lib
 from common.errors import UserError
 from common.tf_compat import tf, tf1
@@ -43,9 +45,18 @@ def atomic_write_json(path: str, obj: Any) -> None:
 
 
 def _first_line(error: Exception) -> str:
-  """The first line of a (TensorFlow) error message, for a one-line error."""
-  text = str(error).strip()
-  return text.splitlines()[0] if text else repr(error)
+  """The first informative line of a (TensorFlow) error message.
+
+  Graph-mode errors start with a "Graph execution error:" header, a
+  "Detected at node ..." traceback and a "Node: ..." line; the cause is the
+  first other line.
+  """
+  for line in str(error).splitlines():
+    line = line.strip()
+    if line and not line.startswith(("Graph execution error",
+                                     "Detected at", "File ", "Node:")):
+      return line
+  return type(error).__name__
 
 
 def _read_json(path: str, required: Sequence[str] = ()) -> Dict[str, Any]:
@@ -64,13 +75,22 @@ def _read_json(path: str, required: Sequence[str] = ()) -> Dict[str, Any]:
 def _read_state(path: str, required: Sequence[str] = (),
                 types: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
   """Reads ``train_state.json``: ``checkpoint`` (a file name in its
-  directory) and ``required`` must be there, and each key of ``types`` that
-  is there must be an instance of its type(s)."""
+  directory) and ``required`` must be there, each key of ``types`` that is
+  there must be an instance of its type(s), an ``epoch`` not negative, and a
+  ``history`` one object per epoch."""
   state = _read_json(path, required=("checkpoint",) + tuple(required))
   types = dict(types or {}, checkpoint=str)
   wrong = [k for k, t in types.items()
            if k in state and not isinstance(state[k], t)]
-  if wrong or os.path.basename(state["checkpoint"]) != state["checkpoint"]:
+  if not wrong and isinstance(state.get("epoch"), int) and state["epoch"] < 0:
+    wrong = ["epoch"]
+  history = state.get("history")
+  if not wrong and isinstance(history, list) and (
+      not all(isinstance(e, dict) for e in history) or
+      ("epoch" in state and len(history) != state["epoch"])):
+    wrong = ["history"]
+  name = state["checkpoint"]
+  if wrong or os.path.basename(name) != name or name in ("", ".", ".."):
     raise UserError("%s is malformed (bad %s)" %
                     (path, ", ".join(wrong) or "checkpoint"))
   return state
@@ -143,10 +163,14 @@ class Checkpointer:
     restore_checkpoint(session, self._saver,
                        os.path.join(self.save_path, state["checkpoint"]))
     # A fresh Saver forgets older checkpoints; let max_to_keep delete them.
+    # TF's `checkpoint` file may hold absolute paths into the directory the
+    # run was copied from: only this directory's own files are adopted.
     ckpt_state = tf1.train.get_checkpoint_state(self.save_path)
     if ckpt_state is not None:
+      own = [os.path.join(self.save_path, os.path.basename(p))
+             for p in ckpt_state.all_model_checkpoint_paths]
       self._saver.recover_last_checkpoints(
-          list(ckpt_state.all_model_checkpoint_paths))
+          [p for p in own if os.path.exists(p + ".index")])
     return state
 
   def save(self, session: tf1.Session, global_step: int,
@@ -191,7 +215,36 @@ def saved_run_config(path: str, cls, name_key: Optional[str] = None
   if fields is None:
     return None
   name = fields.pop(name_key, None) if name_key else None
+  if name is not None and not isinstance(name, str):
+    raise UserError("invalid saved config: %s is %r, not a name"
+                    % (name_key, name))
   return name, config_lib.from_dict(cls, fields)
+
+
+def eval_config(checkpoint: str, cls, name_key: Optional[str],
+                name: Optional[str], config, overrides: Mapping[str, Any],
+                name_given: bool = False):
+  """``(preset name, config)`` to evaluate ``checkpoint`` with.
+
+  The run directory's saved config with the explicit flag ``overrides``
+  applied, when there is one (fields such as ``maxlen`` do not show in the
+  weights' shapes, so a checkpoint must be scored with the config it was
+  trained with); else ``(name, config)``. The saved preset name wins over
+  ``name`` (None if the run saved none).
+
+  Raises:
+    UserError: ``name_given`` (the preset flag was set explicitly) and the
+      run was trained with another preset; an unreadable saved config.
+  """
+  saved = saved_run_config(checkpoint, cls, name_key)
+  if saved is None:
+    return name, config
+  saved_name, saved_config = saved
+  if name_given and saved_name not in (None, name):
+    raise UserError("%s was trained with --%s=%s, not %s" %
+                    (checkpoint, name_key, saved_name, name))
+  logging.info("Using the config saved with %s", checkpoint)
+  return saved_name, config_lib.apply_overrides(saved_config, overrides)
 
 
 def find_checkpoint(path: str) -> str:

@@ -9,6 +9,7 @@ raise :class:`~common.errors.UserError`.
 """
 
 import dataclasses
+import math
 from typing import Any, Dict, Generic, Mapping, Optional, TypeVar
 
 from common.errors import UserError
@@ -55,12 +56,22 @@ def apply_overrides(config: C, overrides: Mapping[str, Optional[Any]]) -> C:
     raise UserError(str(e)) from e
 
 
+# What JSON may hold for a field of each annotated type (a bool is neither).
+_JSON_KINDS = {int: int, float: (int, float), str: str}
+
+
 def from_dict(cls, fields: Mapping[str, Any]):
   """Rebuilds a config dataclass from :func:`to_dict` output.
 
   Raises:
     UserError: missing, unknown or invalid fields.
   """
+  kinds = {f.name: _JSON_KINDS.get(f.type) for f in dataclasses.fields(cls)}
+  wrong = sorted(k for k, v in fields.items() if kinds.get(k) and (
+      isinstance(v, bool) or not isinstance(v, kinds[k])))
+  if wrong:
+    raise UserError("invalid saved config: wrong type for %s" %
+                    ", ".join("%s (%r)" % (k, fields[k]) for k in wrong))
   try:
     return cls(**fields)
   except TypeError as e:
@@ -73,10 +84,10 @@ def to_dict(config) -> Dict[str, Any]:
 
 
 def check_positive(config, *names: str) -> None:
-  """Raises UserError unless each named field is > 0."""
+  """Raises UserError unless each named field is > 0 (and finite)."""
   for name in names:
     value = getattr(config, name)
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
       raise UserError("%s must be positive, got %r" % (name, value))
 
 

@@ -73,8 +73,12 @@ class MetricsLog:
           self.record = old
       except (OSError, ValueError) as e:
         raise UserError("cannot use %s for metrics: %s" % (path, e)) from e
-      self._writer = tf1.summary.FileWriter(
-          os.path.join(save_path, TENSORBOARD_DIR))
+      board = os.path.join(save_path, TENSORBOARD_DIR)
+      try:
+        self._writer = tf1.summary.FileWriter(board)
+      except tf.errors.OpError as e:
+        raise UserError("cannot write TensorBoard events to %s: %s" %
+                        (board, e.message.splitlines()[0])) from e
 
   def scalars(self, step: int, **values: float) -> None:
     """TensorBoard scalars plus one ``metrics.jsonl`` line."""

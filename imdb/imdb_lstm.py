@@ -41,7 +41,6 @@ if __package__ in (None, ""):  # `python imdb/imdb_lstm.py` from a checkout.
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from common import app  # pylint: disable=wrong-import-position
 from common import checkpoint as ckpt_lib  # pylint: disable=wrong-import-position
@@ -122,18 +121,6 @@ def config_from_flags():
   return _CONFIG.value, config
 
 
-def _eval_config(checkpoint: str, name: str, config):
-  """The run directory's saved config (with explicit overrides) if any:
-  padding, truncating and maxlen do not show in the weights' shapes, so a
-  checkpoint must be scored with the config it was trained with."""
-  saved = ckpt_lib.saved_run_config(checkpoint, configs.IMDBConfig, "config")
-  if saved is None:
-    return name, config
-  logging.info("Using the config saved with %s", checkpoint)
-  return (saved[0] or name,
-          config_lib.apply_overrides(saved[1], _overrides()))
-
-
 def data_path_from_flags() -> str:
   """The data directory; downloads first if ``--download`` asks for it."""
   data_path = data_lib.resolve_data_dir(_DATA_PATH.value, "imdb")
@@ -162,7 +149,10 @@ def main(argv):
     checkpoint = _CHECKPOINT.value or _SAVE_PATH.value
     if not checkpoint:
       raise app.UserError("--eval_only needs --checkpoint or --save_path")
-    name, config = _eval_config(checkpoint, name, config)
+    saved_name, config = ckpt_lib.eval_config(
+        checkpoint, configs.IMDBConfig, "config", name, config, _overrides(),
+        name_given=_CONFIG.present)
+    name = saved_name or name
     train.evaluate(name, config, data_path, checkpoint, options)
   else:
     train.train(name, config, data_path, options)

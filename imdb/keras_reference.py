@@ -18,6 +18,7 @@ the port's only if Keras, on the same data, does better. Per-epoch lines go
 to the log (stderr); stdout holds only the JSON. No checkpoints, no resume.
 """
 
+import math
 import os
 import sys
 
@@ -50,6 +51,12 @@ def main(argv):
   dataset = train.load_dataset(config, imdb_lstm.data_path_from_flags(),
                                options.cache_dir)
   result = keras_model.train_and_evaluate(config, dataset)
+  losses = result["history"].get("loss", []) + [result["test_loss"]]
+  if not all(math.isfinite(x) for x in losses):  # NaN is not JSON.
+    raise app.UserError("the Keras model's loss became non-finite (epochs "
+                        "%s, test %r); no result" % (
+                            result["history"].get("loss"),
+                            result["test_loss"]))
   rows = train.compare_with_seeds(name, result["test_accuracy"],
                                   result["test_loss"],
                                   title="Keras reference vs the seed's report")

@@ -152,10 +152,18 @@ class KerasRMSPropOptimizer(tf1.train.RMSPropOptimizer):
   ~30% on a row's first step, ``ms = 0.1 g^2``) and, for sparse
   gradients, updates only the rows in the batch, so a rare word's ``ms``
   keeps its old value instead of decaying. This class keeps TF1's
-  constructor and checkpoint slot (``rms``) and applies Keras's update; a
+  checkpoint slot (``rms``) and applies Keras's update; a
   sparse gradient is summed into a dense one (duplicates added) first, which
   costs one dense pass over the embedding per step.
   """
+
+  def __init__(self, learning_rate, decay: float = 0.9,
+               epsilon: float = KERAS_EPSILON, use_locking: bool = False,
+               name: str = "RMSProp"):
+    """Keras's RMSprop as the seeds use it: no momentum, not centered."""
+    super().__init__(learning_rate, decay=decay, momentum=0.0,
+                     epsilon=epsilon, use_locking=use_locking,
+                     centered=False, name=name)
 
   def _create_slots(self, var_list):
     for v in var_list:
@@ -189,7 +197,7 @@ def make_optimizer(config: IMDBConfig) -> tf1.train.Optimizer:
   if config.optimizer == "adam":
     return tf1.train.AdamOptimizer(config.learning_rate, beta1=0.9,
                                    beta2=0.999, epsilon=KERAS_EPSILON)
-  return KerasRMSPropOptimizer(config.learning_rate, decay=0.9, momentum=0.0,
+  return KerasRMSPropOptimizer(config.learning_rate, decay=0.9,
                                epsilon=KERAS_EPSILON)
 
 

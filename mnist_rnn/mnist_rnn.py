@@ -41,7 +41,6 @@ if __package__ in (None, ""):  # `python mnist_rnn/mnist_rnn.py` in a checkout.
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from common import app  # pylint: disable=wrong-import-position
 from common import checkpoint as ckpt_lib  # pylint: disable=wrong-import-position
@@ -138,20 +137,22 @@ _OVERRIDES = {
 }
 
 
+def _overrides():
+  return {name: holder.value for name, holder in _OVERRIDES.items()}
+
+
 def config_from_flags() -> configs.MnistRnnConfig:
   """The ``--model``/``--config`` preset with the field flags applied."""
   return config_lib.apply_overrides(
-      configs.get_config(_MODEL.value, _CONFIG.value),
-      {name: holder.value for name, holder in _OVERRIDES.items()})
+      configs.get_config(_MODEL.value, _CONFIG.value), _overrides())
 
 
 def _eval_config(checkpoint: str) -> configs.MnistRnnConfig:
-  """The run directory's saved config if any, else the flags' config."""
-  saved = ckpt_lib.saved_run_config(checkpoint, configs.MnistRnnConfig)
-  if saved is None:
-    return config_from_flags()
-  logging.info("Using the config saved with %s", checkpoint)
-  return saved[1]
+  """The run directory's saved config (with the explicit field flags) if
+  any, else the flags' config."""
+  _, config = ckpt_lib.eval_config(checkpoint, configs.MnistRnnConfig, None,
+                                   None, config_from_flags(), _overrides())
+  return config
 
 
 def options_from_flags() -> train.RunOptions:

@@ -26,7 +26,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 from common import app  # pylint: disable=wrong-import-position
 from common import bench  # pylint: disable=wrong-import-position
 from common import session as session_lib  # pylint: disable=wrong-import-position
-from common.tf_compat import tf, tf1  # pylint: disable=wrong-import-position
+from common.tf_compat import tf1  # pylint: disable=wrong-import-position
 from ptb import configs  # pylint: disable=wrong-import-position
 from ptb import model as model_lib  # pylint: disable=wrong-import-position
 
@@ -80,7 +80,6 @@ def main(argv):
             _stepper(session, models.test, rng), 1, steps * 10, warm),
         "steps": steps, "warmup_steps": warm,
         "intra_op_threads": _NUM_THREADS.value,
-        "tensorflow": tf.__version__,
     }
   record["peak_rss_mb"] = bench.peak_rss_mb()
   bench.print_json(record)

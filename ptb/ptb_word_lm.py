@@ -35,7 +35,6 @@ if __package__ in (None, ""):  # `python ptb/ptb_word_lm.py` from a checkout.
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from common import app  # pylint: disable=wrong-import-position
 from common import checkpoint as ckpt_lib  # pylint: disable=wrong-import-position
@@ -93,18 +92,6 @@ def _overrides():
   return {name: holder.value for name, holder in _OVERRIDES.items()}
 
 
-def _eval_config(checkpoint: str, model_name: str, config):
-  """The run directory's saved config (with explicit overrides) if any."""
-  saved = ckpt_lib.saved_run_config(checkpoint, configs.PTBConfig, "model")
-  if saved is None:
-    return model_name, config
-  saved_name, saved_config = saved
-  saved_name = saved_name or "saved"
-  logging.info("Using the config saved with %s (model %s)", checkpoint,
-               saved_name)
-  return saved_name, config_lib.apply_overrides(saved_config, _overrides())
-
-
 def main(argv):
   del argv  # Extra arguments are refused by common.app.run.
   model_name = _MODEL.value
@@ -121,7 +108,10 @@ def main(argv):
     checkpoint = _CHECKPOINT.value or _SAVE_PATH.value
     if not checkpoint:
       raise app.UserError("--eval_only needs --checkpoint or --save_path")
-    model_name, config = _eval_config(checkpoint, model_name, config)
+    model_name, config = ckpt_lib.eval_config(
+        checkpoint, configs.PTBConfig, "model", model_name, config,
+        _overrides(), name_given=_MODEL.present)
+    model_name = model_name or "saved"
     train.evaluate(model_name, config, data_path, checkpoint, options)
   else:
     train.train(model_name, config, data_path, options)

@@ -1,8 +1,10 @@
 """common/: checkpoints, config registry, comparison, progress, archives."""
 
+import dataclasses
 import io
 import json
 import os
+import shutil
 import tarfile
 
 from absl.testing import absltest
@@ -10,6 +12,7 @@ import numpy as np
 
 from common import checkpoint as ckpt_lib
 from common import compare
+from common import config as config_lib
 from common import data as data_lib
 from common import progress
 from common.errors import UserError
@@ -64,6 +67,27 @@ class CheckpointerTest(absltest.TestCase):
                          if f.endswith(".index"))
     self.assertEqual(index_files, ["model.ckpt-3.index", "model.ckpt-4.index"])
 
+  def test_resuming_a_copied_run_leaves_the_original_alone(self):
+    graph, var, saver = _graph_with_saver()
+    copy = self.dir + "_copy"
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      ckpt = ckpt_lib.Checkpointer(os.path.abspath(self.dir), saver, {})
+      for step in (1, 2):
+        ckpt.save(sess, step, {})
+      shutil.copytree(self.dir, copy)
+      resumed = ckpt_lib.Checkpointer(copy, tf1.train.Saver(max_to_keep=2),
+                                      {})
+      resumed.restore(sess)
+      for step in (3, 4):
+        resumed.save(sess, step, {})
+    def index_files(d):
+      return sorted(f for f in os.listdir(d) if f.endswith(".index"))
+    self.assertEqual(index_files(self.dir),
+                     ["model.ckpt-1.index", "model.ckpt-2.index"])
+    self.assertEqual(index_files(copy),
+                     ["model.ckpt-3.index", "model.ckpt-4.index"])
+
   def test_malformed_state_is_a_clear_error(self):
     graph, _, saver = _graph_with_saver()
     with graph.as_default():
@@ -84,6 +108,14 @@ class CheckpointerTest(absltest.TestCase):
     for state, needle in (({"checkpoint": "model.ckpt-1"}, "epoch"),
                           ({"checkpoint": 5, "epoch": 1}, "bad checkpoint"),
                           ({"checkpoint": "../x", "epoch": 1}, "checkpoint"),
+                          ({"checkpoint": "..", "epoch": 1}, "checkpoint"),
+                          ({"checkpoint": "", "epoch": 1}, "checkpoint"),
+                          ({"checkpoint": "model.ckpt-1", "epoch": -3},
+                           "bad epoch"),
+                          ({"checkpoint": "model.ckpt-1", "epoch": 1,
+                            "history": [1]}, "bad history"),
+                          ({"checkpoint": "model.ckpt-1", "epoch": 2,
+                            "history": [{}]}, "bad history"),
                           ({"checkpoint": "model.ckpt-1", "epoch": "2"},
                            "bad epoch")):
       with open(path, "w") as f:
@@ -103,7 +135,9 @@ class CheckpointerTest(absltest.TestCase):
       (data,) = [f for f in os.listdir(self.dir) if ".data-" in f]
       with open(os.path.join(self.dir, data), "r+b") as f:
         f.truncate(1)
-      with self.assertRaisesRegex(UserError, "cannot restore checkpoint"):
+      # The cause, not TensorFlow's "Graph execution error:" header.
+      with self.assertRaisesRegex(UserError, "cannot restore checkpoint "
+                                  ".*: Read less bytes than requested"):
         ckpt.restore(sess)
 
   def test_unwritable_config_is_a_clear_error(self):
@@ -128,6 +162,34 @@ class CheckpointerTest(absltest.TestCase):
       ckpt_lib.find_checkpoint(self.create_tempdir().full_path)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Config:
+  size: int = 2
+  rate: float = 0.5
+  name: str = "x"
+
+  def __post_init__(self):
+    config_lib.check_positive(self, "size", "rate")
+
+
+class ConfigTest(absltest.TestCase):
+
+  def test_from_dict_checks_json_types(self):
+    self.assertEqual(config_lib.from_dict(_Config, {"size": 3, "rate": 1}),
+                     _Config(size=3, rate=1))
+    for fields, needle in (({"size": 12.5}, "size"), ({"size": True}, "size"),
+                           ({"rate": "fast"}, "rate"), ({"name": 5}, "name")):
+      with self.assertRaisesRegex(UserError,
+                                  "invalid saved config: wrong type for "
+                                  + needle):
+        config_lib.from_dict(_Config, fields)
+
+  def test_positive_means_finite_too(self):
+    for rate in (float("inf"), float("nan"), 0.0):
+      with self.assertRaisesRegex(UserError, "rate must be positive"):
+        _Config(rate=rate)
+
+
 class MetricsLogTest(absltest.TestCase):
 
   def test_foreign_metrics_json_is_a_clear_error(self):
@@ -136,6 +198,14 @@ class MetricsLogTest(absltest.TestCase):
     with open(os.path.join(run, metrics.METRICS_FILE), "w") as f:
       json.dump({"accuracy": 0.9}, f)  # Another tool's file: no epochs.
     with self.assertRaisesRegex(UserError, "cannot use .*no list of epochs"):
+      metrics.MetricsLog(run, {})
+
+  def test_unwritable_tensorboard_dir_is_a_clear_error(self):
+    from common import metrics  # pylint: disable=g-import-not-at-top
+    run = self.create_tempdir().full_path
+    with open(os.path.join(run, metrics.TENSORBOARD_DIR), "w") as f:
+      f.write("a file where the directory should be")
+    with self.assertRaisesRegex(UserError, "cannot write TensorBoard"):
       metrics.MetricsLog(run, {})
 
 

@@ -37,6 +37,23 @@ class EarlyStoppingTest(parameterized.TestCase):
                      expected)
 
 
+def _nan_embedding_in_epoch(epoch: int):
+  """Patches ``train.train_epoch`` to make the embedding NaN as ``epoch``
+  starts, so that epoch's training loss is non-finite."""
+  real_epoch = train_lib.train_epoch
+  calls = []
+
+  def nan_weights(session, model, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == epoch:
+      (embedding,) = [v for v in session.graph.get_collection(
+          "trainable_variables") if v.op.name == "Model/embedding"]
+      embedding.load(np.full(embedding.shape, np.nan, np.float32), session)
+    return real_epoch(session, model, *args, **kwargs)
+
+  return mock.patch.object(train_lib, "train_epoch", side_effect=nan_weights)
+
+
 class TrainTest(absltest.TestCase):
 
   def setUp(self):
@@ -145,19 +162,7 @@ class TrainTest(absltest.TestCase):
     # The embedding turns NaN as epoch 2 starts (after epoch 1's checkpoint
     # model.ckpt-4): the run stops, the state still names model.ckpt-4, and
     # a resume trains epoch 2 again from it.
-    real_epoch = train_lib.train_epoch
-    calls = []
-
-    def nan_weights_in_epoch_2(session, model, *args, **kwargs):
-      calls.append(1)
-      if len(calls) == 2:
-        (embedding,) = [v for v in session.graph.get_collection(
-            "trainable_variables") if v.op.name == "Model/embedding"]
-        embedding.load(np.full(embedding.shape, np.nan, np.float32), session)
-      return real_epoch(session, model, *args, **kwargs)
-
-    with mock.patch.object(train_lib, "train_epoch",
-                           side_effect=nan_weights_in_epoch_2):
+    with _nan_embedding_in_epoch(2):
       with self.assertRaisesRegex(UserError,
                                   "non-finite training loss.*epoch 2/2"):
         train_lib.train("test", TEST, self.data, self.options)
@@ -169,9 +174,10 @@ class TrainTest(absltest.TestCase):
     self.assertTrue(np.isfinite(record["test_loss"]))
 
   def test_non_finite_loss_in_the_first_epoch_saves_nothing(self):
-    config = dataclasses.replace(TEST, learning_rate=float("inf"))
-    with self.assertRaisesRegex(UserError, "non-finite training loss"):
-      train_lib.train("test", config, self.data, self.options)
+    with _nan_embedding_in_epoch(1):
+      with self.assertRaisesRegex(UserError,
+                                  "non-finite training loss.*epoch 1/2"):
+        train_lib.train("test", TEST, self.data, self.options)
     self.assertFalse(os.path.exists(os.path.join(self.run_dir,
                                                  ckpt_lib.STATE_FILE)))
     self.assertEmpty([f for f in os.listdir(self.run_dir)
@@ -244,6 +250,10 @@ class CliTest(parameterized.TestCase):
                       evaluated.stderr)
     self.assertIsNotNone(found, evaluated.stderr)
     self.assertAlmostEqual(float(found.group(1)), accuracy, places=4)
+    # An explicit --config that is not the run's is refused, not ignored.
+    other = _cli("--config=seed003", *args[1:3], "--eval_only", tmp=tmp)
+    testutil.assert_one_line_error(self, other,
+                                   "was trained with --config=test, not seed003")
 
   @parameterized.named_parameters(
       ("bad_value", ["--config=test", "--dropout=1.5"], "dropout must be in"),
@@ -321,8 +331,9 @@ class CliTest(parameterized.TestCase):
     self.assertIn("keras epoch 3/3: accuracy", result.stderr)
 
   def test_keras_reference_bad_flag_is_one_line(self):
-    result = testutil.run_cli("imdb/keras_reference.py", "--config=nope")
-    testutil.assert_one_line_error(self, result, "config")
+    result = testutil.run_cli("imdb/keras_reference.py", "--config=test",
+                              "--dropout=1.5")
+    testutil.assert_one_line_error(self, result, "dropout must be in")
 
   def test_keras_reference_refuses_flags_it_has_no_use_for(self):
     # Training would otherwise start and quietly ignore them.

@@ -320,10 +320,12 @@ class CliTest(parameterized.TestCase):
     self.assertIn("No published reference", second.stderr)
     with open(os.path.join(save_path, "metrics.json")) as f:
       record = json.load(f)
-    # --eval_only on the run directory reports the same test accuracy.
-    evaluated = self.run_script("--eval_only", *args)
+    # --eval_only on the run directory reports the same test accuracy; an
+    # explicit field flag still applies on top of the saved config.
+    evaluated = self.run_script("--eval_only", *args, "--target_accuracy=50")
     self.assertEqual(evaluated.returncode, 0, evaluated.stderr)
     self.assertIn("Restored", evaluated.stderr)
+    self.assertIn("issue #3 target", evaluated.stderr)
     self.assertIn("test accuracy %.4f" % record["test_accuracy"],
                   evaluated.stderr)
 
@@ -366,10 +368,15 @@ class CliTest(parameterized.TestCase):
   def test_benchmark_prints_json(self):
     result = self.run_script("--model=bidirectional", "--config=test",
                              "--steps=3", "--warmup_steps=1",
-                             "--eval_examples=50", script="mnist_rnn/bench.py")
+                             "--eval_examples=50", "--hidden_size=16",
+                             script="mnist_rnn/bench.py")
     self.assertEqual(result.returncode, 0, result.stderr)
     report = json.loads(result.stdout)
     self.assertEqual(report["model"], "bidirectional")
+    self.assertEqual(report["hidden_size"], 16)  # Field flags apply.
+    refused = self.run_script("--config=test", "--seed=1",
+                              script="mnist_rnn/bench.py")
+    testutil.assert_one_line_error(self, refused, "does not take --seed")
     for key in ("train_examples_per_sec", "eval_examples_per_sec",
                 "peak_rss_mb"):
       self.assertGreater(report[key], 0, key)
