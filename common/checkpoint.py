@@ -6,15 +6,23 @@ A run directory (``--save_path``) holds::
       config.json            the config the run was started with
       model.ckpt-<step>.*    tf.compat.v1.train.Saver files (max_to_keep kept)
       checkpoint             TF's own pointer file
+      model.ckpt-<step>.arrays.npz   numpy arrays saved with that checkpoint
+                             (e.g. the RNN state carried mid-epoch)
+      checkpoint             TF's own pointer file
       train_state.json       {"checkpoint": "model.ckpt-<step>", ...progress}
+      .lock                  held (flock) by the one process writing here
 
 ``train_state.json`` is written (atomically, by rename) only after the Saver
-has finished writing the checkpoint it names, so a crash or an abort at any
-point leaves the last good checkpoint and the state that describes it intact.
+has finished writing the checkpoint it names (and its arrays), so a crash or
+an abort at any point leaves the last good checkpoint and the state that
+describes it intact. The lock is the kernel's: it goes away with the process
+that held it, so a killed run never leaves a stale lock behind.
 """
 
+import fcntl
 import json
 import os
+import time
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from absl import logging
@@ -26,6 +34,8 @@ from common.tf_compat import tf, tf1
 CONFIG_FILE = "config.json"
 STATE_FILE = "train_state.json"
 CKPT_PREFIX = "model.ckpt"
+ARRAYS_SUFFIX = ".arrays.npz"
+LOCK_FILE = ".lock"
 
 
 def atomic_write_json(path: str, obj: Any) -> None:
@@ -96,6 +106,18 @@ def _read_state(path: str, required: Sequence[str] = (),
   return state
 
 
+def saved_state(save_path: str, types: Optional[Mapping[str, Any]] = None
+                ) -> Optional[Dict[str, Any]]:
+  """The state saved in run directory ``save_path`` (None: no run there yet).
+
+  Read before a graph is built, e.g. for the seed a resumed run must keep.
+  """
+  path = os.path.join(save_path, STATE_FILE)
+  if not os.path.isfile(path):
+    return None
+  return _read_state(path, types=types)
+
+
 def _config_diff(old: Dict[str, Any], new: Dict[str, Any]):
   keys = sorted(set(old) | set(new))
   return ["%s: %r -> %r" % (k, old.get(k), new.get(k))
@@ -134,6 +156,7 @@ class Checkpointer:
       os.makedirs(save_path, exist_ok=True)
     except OSError as e:
       raise UserError("cannot create save_path %s: %s" % (save_path, e)) from e
+    self._lock = lock_run_dir(save_path)
     config_path = os.path.join(save_path, CONFIG_FILE)
     config = json.loads(json.dumps(config))  # Normalise tuples etc.
     if self.state() is not None:  # Only a run with a checkpoint is binding.
@@ -160,8 +183,10 @@ class Checkpointer:
     state = self.state()
     if state is None:
       return None
-    restore_checkpoint(session, self._saver,
-                       os.path.join(self.save_path, state["checkpoint"]))
+    prefix = os.path.join(self.save_path, state["checkpoint"])
+    restore_checkpoint(session, self._saver, prefix)
+    if os.path.exists(prefix + ARRAYS_SUFFIX):
+      state["arrays"] = _load_arrays(prefix + ARRAYS_SUFFIX)
     # A fresh Saver forgets older checkpoints; let max_to_keep delete them.
     # TF's `checkpoint` file may hold absolute paths into the directory the
     # run was copied from: only this directory's own files are adopted.
@@ -174,14 +199,117 @@ class Checkpointer:
     return state
 
   def save(self, session: tf1.Session, global_step: int,
-           state: Dict[str, Any]) -> str:
-    """Writes a checkpoint, then the state that points at it; returns path."""
-    path = self._saver.save(session, os.path.join(self.save_path, CKPT_PREFIX),
-                            global_step=global_step,
-                            write_meta_graph=False)
+           state: Dict[str, Any],
+           arrays: Optional[Mapping[str, Any]] = None) -> str:
+    """Writes a checkpoint (and ``arrays``), then the state that points at
+    them; returns the checkpoint prefix.
+
+    Raises:
+      UserError: the disk is full or the directory unwritable; the message
+        names the last good checkpoint, which is left intact.
+    """
+    try:
+      path = self._saver.save(
+          session, os.path.join(self.save_path, CKPT_PREFIX),
+          global_step=global_step, write_meta_graph=False)
+      if arrays:
+        _save_arrays(path + ARRAYS_SUFFIX, arrays)
+    except (tf.errors.OpError, OSError) as e:
+      raise UserError("cannot write a checkpoint under %s (%s); %s" % (
+          self.save_path, _save_failure(e), self._last_good())) from e
     atomic_write_json(os.path.join(self.save_path, STATE_FILE),
                       dict(state, checkpoint=os.path.basename(path)))
+    self._remove_orphan_arrays()
     return path
+
+  def _last_good(self) -> str:
+    try:
+      state = self.state()
+    except UserError:
+      state = None
+    if state is None:
+      return "no checkpoint was written before"
+    return "the last good checkpoint is %s" % os.path.join(
+        self.save_path, state["checkpoint"])
+
+  def _remove_orphan_arrays(self) -> None:
+    """Deletes arrays whose checkpoint the Saver's max_to_keep removed."""
+    for name in os.listdir(self.save_path):
+      if name.endswith(ARRAYS_SUFFIX):
+        prefix = os.path.join(self.save_path, name[:-len(ARRAYS_SUFFIX)])
+        if not os.path.exists(prefix + ".index"):
+          os.remove(os.path.join(self.save_path, name))
+
+
+def _save_failure(error: Exception) -> str:
+  """'disk full' for ENOSPC-like errors, else the error's first line."""
+  text = str(error)
+  if "No space left" in text or getattr(error, "errno", None) == 28:
+    return "the disk is full"
+  return _first_line(error) if isinstance(error, tf.errors.OpError) else text
+
+
+def _save_arrays(path: str, arrays: Mapping[str, Any]) -> None:
+  """``np.savez`` to ``path`` through a temp file and rename."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  tmp = path + ".tmp"
+  with open(tmp, "wb") as f:
+    np.savez(f, **arrays)
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+def _load_arrays(path: str) -> Dict[str, Any]:
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  try:
+    with np.load(path, allow_pickle=False) as z:
+      return {k: z[k] for k in z.files}
+  except (OSError, ValueError) as e:
+    raise UserError("cannot read %s: %s" % (path, e)) from e
+
+
+def lock_run_dir(save_path: str):
+  """Takes the run directory's exclusive lock; returns the open lock file.
+
+  The lock lives as long as the returned file object (and the process).
+
+  Raises:
+    UserError: another live process holds it (its pid is named).
+  """
+  path = os.path.join(save_path, LOCK_FILE)
+  try:
+    f = open(path, "a+")
+  except OSError as e:
+    raise UserError("cannot create %s: %s" % (path, e)) from e
+  try:
+    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except OSError:
+    f.seek(0)
+    holder = f.read().strip() or "unknown"
+    f.close()
+    raise UserError("%s is in use by another run (pid %s); wait for it to "
+                    "end or use another --save_path" % (save_path, holder))
+  f.seek(0)
+  f.truncate()
+  f.write("%d\n" % os.getpid())
+  f.flush()
+  return f
+
+
+class SaveTimer:
+  """Says when ``every_secs`` have passed since the last :meth:`reset`."""
+
+  def __init__(self, every_secs: float, clock=time.monotonic):
+    self._every = every_secs
+    self._clock = clock
+    self._last = clock()
+
+  def due(self) -> bool:
+    return self._every > 0 and self._clock() - self._last >= self._every
+
+  def reset(self) -> None:
+    self._last = self._clock()
 
 
 def saved_config(path: str) -> Optional[Dict[str, Any]]:

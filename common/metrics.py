@@ -59,6 +59,7 @@ class MetricsLog:
     self.record: Dict[str, Any] = {"config": config, "versions": versions(),
                                    "epochs": []}
     self._writer = None
+    self.attempt = 1
     if save_path:
       path = os.path.join(save_path, METRICS_FILE)
       try:
@@ -80,6 +81,23 @@ class MetricsLog:
         raise UserError("cannot write TensorBoard events to %s: %s" %
                         (board, e.message.splitlines()[0])) from e
 
+  def start_attempt(self, **fields: Any) -> int:
+    """Marks the start of a process's work on the run; returns its number.
+
+    Every later ``metrics.jsonl`` line carries ``"attempt": n``, so lines a
+    resumed run writes again for the same steps (after a kill between two
+    checkpoints) can be told apart: the highest attempt is the one that
+    counts. ``metrics.json`` lists the attempts.
+    """
+    attempts = self.record.setdefault("attempts", [])
+    self.attempt = len(attempts) + 1
+    attempts.append(dict(attempt=self.attempt, time=time.time(),
+                         git_commit=self.record["versions"]["git_commit"],
+                         **{k: _jsonable(v) for k, v in fields.items()}))
+    self.save()
+    self.event("attempt", **fields)
+    return self.attempt
+
   def scalars(self, step: int, **values: float) -> None:
     """TensorBoard scalars plus one ``metrics.jsonl`` line."""
     values = {k: _jsonable(v) for k, v in values.items()}
@@ -95,7 +113,7 @@ class MetricsLog:
     """Appends one JSON line ``{"time", "kind", **fields}``."""
     if not self._save_path:
       return
-    line = dict(time=time.time(), kind=kind,
+    line = dict(time=time.time(), kind=kind, attempt=self.attempt,
                 **{k: _jsonable(v) for k, v in fields.items()})
     path = os.path.join(self._save_path, EVENTS_FILE)
     try:

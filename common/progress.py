@@ -41,9 +41,12 @@ class Throughput:
     """Units per second so far."""
     return self.units / max(self.elapsed(), 1e-9)
 
-  def eta(self) -> str:
-    """Formatted time left for the remaining steps at the pace so far."""
+  def seconds_left(self) -> float:
+    """Time left for the remaining steps at the pace so far (NaN: unknown)."""
     if self.steps == 0:
-      return "?"
-    left = (self.total_steps - self.steps) * self.elapsed() / self.steps
-    return format_duration(left)
+      return float("nan")
+    return (self.total_steps - self.steps) * self.elapsed() / self.steps
+
+  def eta(self) -> str:
+    """Formatted :meth:`seconds_left`."""
+    return format_duration(self.seconds_left())

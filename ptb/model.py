@@ -26,11 +26,23 @@ TF1 -> here: ``tf.contrib.seq2seq.sequence_loss`` (mean over batch per step,
 summed over steps) is written out with ``sparse_softmax_cross_entropy``; the
 tutorial's static unroll in BASIC mode is ``dynamic_rnn(scope="RNN")``, which
 creates the same variable names.
+
+Dropout (training graph, ``keep_prob < 1``) sits where the tutorial puts it:
+on the embedded inputs and on every LSTM layer's output (``DropoutWrapper(
+output_keep_prob)``; the carried state is not dropped). Deliberate
+difference: the masks come from :mod:`common.dropout`, stateless random ops
+keyed by (seed, global step, mask index), not from TF's stateful streams, so
+a seed repeats exactly and a resumed run draws the masks an uninterrupted run
+would. The per-layer masks enter the time loop as a second input stream::
+
+    dynamic_rnn inputs, per step t:  (x_t [B, H], (m1_t, ..., mL_t) [B, H] each)
+    layer l:  out = LSTM_l(in, state_l) * m(l+1)_t ;  passes the masks on
 """
 
 import dataclasses
 from typing import List
 
+from common import dropout
 from common.tf_compat import rnn_cell, tf, tf1
 from ptb.configs import PTBConfig
 
@@ -49,9 +61,11 @@ class PTBModel:
     train_op, lr, new_lr, lr_update: only when ``is_training``.
   """
 
-  def __init__(self, config: PTBConfig, is_training: bool):
+  def __init__(self, config: PTBConfig, is_training: bool,
+               dropout_seed: int = 0):
     self.config = config
     self.is_training = is_training
+    self.use_dropout = is_training and config.keep_prob < 1
     b, t, h, v = (config.batch_size, config.num_steps, config.hidden_size,
                   config.vocab_size)
     self.input_data = tf1.placeholder(tf.int32, [b, t], name="input_data")
@@ -60,15 +74,23 @@ class PTBModel:
     with tf.device("/cpu:0"):
       embedding = tf1.get_variable("embedding", [v, h], dtype=tf.float32)
       inputs = tf1.nn.embedding_lookup(embedding, self.input_data)
-    if is_training and config.keep_prob < 1:
-      inputs = tf1.nn.dropout(inputs, rate=1.0 - config.keep_prob)
+    layer_masks = ()
+    if self.use_dropout:
+      masks = dropout.dropout_masks(
+          dropout_seed, tf1.train.get_or_create_global_step(),
+          config.num_layers + 1, [b, t, h], config.keep_prob)
+      inputs = inputs * masks[0]
+      layer_masks = tuple(masks[1:])
+      inputs = (inputs, layer_masks)
 
     cell = rnn_cell.MultiRNNCell(
-        [self._make_cell() for _ in range(config.num_layers)],
+        [self._make_cell(layer) for layer in range(config.num_layers)],
         state_is_tuple=True)
     self.initial_state = cell.zero_state(b, tf.float32)
     outputs, self.final_state = tf1.nn.dynamic_rnn(
         cell, inputs, initial_state=self.initial_state, scope="RNN")
+    if self.use_dropout:
+      outputs = outputs[0]  # Drop the masks passed through.
     output = tf.reshape(outputs, [-1, h])
 
     softmax_w = tf1.get_variable("softmax_w", [h, v], dtype=tf.float32)
@@ -82,13 +104,12 @@ class PTBModel:
     if is_training:
       self._build_train_op()
 
-  def _make_cell(self):
+  def _make_cell(self, layer: int):
     cell = rnn_cell.BasicLSTMCell(self.config.hidden_size, forget_bias=0.0,
                                   state_is_tuple=True,
                                   reuse=not self.is_training)
-    if self.is_training and self.config.keep_prob < 1:
-      cell = rnn_cell.DropoutWrapper(cell,
-                                     output_keep_prob=self.config.keep_prob)
+    if self.use_dropout:
+      cell = OutputMaskWrapper(cell, layer, self.config.num_layers)
     return cell
 
   def _build_train_op(self):
@@ -106,6 +127,38 @@ class PTBModel:
     session.run(self.lr_update, feed_dict={self.new_lr: lr_value})
 
 
+class OutputMaskWrapper(rnn_cell.RNNCell):
+  """``DropoutWrapper(cell, output_keep_prob)`` with the mask as an input.
+
+  Takes ``(x, masks)`` per step, returns ``(cell(x) * masks[layer], masks)``,
+  so a ``MultiRNNCell`` of these hands the step's masks from layer to layer.
+  Like ``DropoutWrapper`` it adds no variable scope: the wrapped cell's
+  variables keep the tutorial's names.
+  """
+
+  def __init__(self, cell, layer: int, num_layers: int):
+    super().__init__()
+    self.cell = cell
+    self._layer = layer
+    self._masks_size = (cell.output_size,) * num_layers  # All layers are H.
+
+  @property
+  def state_size(self):
+    return self.cell.state_size
+
+  @property
+  def output_size(self):
+    return (self.cell.output_size, self._masks_size)
+
+  def zero_state(self, batch_size, dtype):
+    return self.cell.zero_state(batch_size, dtype)
+
+  def __call__(self, inputs, state, scope=None):
+    x, masks = inputs
+    output, new_state = self.cell(x, state, scope=scope)
+    return (output * masks[self._layer], masks), new_state
+
+
 @dataclasses.dataclass
 class Models:
   """The three graphs of a PTB run, sharing variables."""
@@ -114,12 +167,15 @@ class Models:
   test: PTBModel
 
 
-def build_models(config: PTBConfig, eval_config: PTBConfig) -> Models:
+def build_models(config: PTBConfig, eval_config: PTBConfig,
+                 dropout_seed: int = 0) -> Models:
   """Builds Train, Valid and Test graphs in the default graph.
 
   Args:
     config: the Train/Valid config.
     eval_config: the Test config (``configs.eval_config(config)``).
+    dropout_seed: keys the training graph's dropout masks
+      (:mod:`common.dropout`).
 
   Returns:
     The three models; variables live under ``Model/``.
@@ -128,7 +184,8 @@ def build_models(config: PTBConfig, eval_config: PTBConfig) -> Models:
                                                config.init_scale)
   with tf1.name_scope("Train"):
     with tf1.variable_scope(MODEL_SCOPE, reuse=None, initializer=initializer):
-      train = PTBModel(config, is_training=True)
+      train = PTBModel(config, is_training=True,
+                       dropout_seed=dropout_seed)
   with tf1.name_scope("Valid"):
     with tf1.variable_scope(MODEL_SCOPE, reuse=True, initializer=initializer):
       valid = PTBModel(config, is_training=False)

@@ -66,6 +66,10 @@ _SEED = flags.DEFINE_integer("seed", None, "Random seed; same seed, same "
                              upper_bound=2**32 - 1)
 _DETERMINISTIC = flags.DEFINE_bool(
     "deterministic", False, "Use TF's deterministic kernels (slower).")
+_CHECKPOINT_EVERY_SECS = flags.DEFINE_integer(
+    "checkpoint_every_secs", 600, "Also checkpoint inside an epoch this "
+    "often (0 = only at epoch ends); a killed run resumes from there.",
+    lower_bound=0)
 _NUM_THREADS = flags.DEFINE_integer(
     "num_threads", 0, "intra-op threads (0 = all cores).", lower_bound=0)
 
@@ -103,7 +107,8 @@ def main(argv):
   options = train.RunOptions(seed=_SEED.value,
                              deterministic=_DETERMINISTIC.value,
                              intra_op_threads=_NUM_THREADS.value,
-                             save_path=_SAVE_PATH.value)
+                             save_path=_SAVE_PATH.value,
+                             checkpoint_every_secs=_CHECKPOINT_EVERY_SECS.value)
   if _EVAL_ONLY.value:
     checkpoint = _CHECKPOINT.value or _SAVE_PATH.value
     if not checkpoint:

@@ -14,7 +14,8 @@ step come back from the checkpoint).
 
 import dataclasses
 import math
-from typing import Any, Dict, Optional
+import secrets
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from absl import logging
 import numpy as np
@@ -25,8 +26,8 @@ from common import config as config_lib
 from common import session as session_lib
 from common.errors import UserError, check_finite_loss
 from common.metrics import MetricsLog
-from common.progress import Throughput
-from common.tf_compat import tf, tf1
+from common.progress import Throughput, format_duration
+from common.tf_compat import rnn_cell, tf, tf1
 from ptb import configs
 from ptb import model as model_lib
 from ptb import reader
@@ -40,6 +41,7 @@ class RunOptions:
   intra_op_threads: int = 0  # 0 = TF default (all cores).
   inter_op_threads: int = 0  # 0 = TF default.
   save_path: Optional[str] = None  # Run directory; None = no checkpoints.
+  checkpoint_every_secs: float = 600  # Mid-epoch saves; 0 = epoch ends only.
 
 
 @dataclasses.dataclass
@@ -49,21 +51,70 @@ class EpochResult:
   seconds: float
 
 
-def _progress_step(step: int, epoch_size: int) -> bool:
-  """The tutorial's ``step % (epoch_size // 10) == 10``, safe for tiny epochs.
+@dataclasses.dataclass
+class Position:
+  """Where a pass stands after ``step`` chunks: enough to continue it exactly.
 
-  Gives ten progress lines per epoch; for epochs shorter than 110 steps the
-  offset 10 cannot be reached, so the offset becomes 0 (a deliberate
-  deviation: the tutorial divides by zero below 10 steps).
+  ``state`` is the LSTM state the next chunk starts from (a tuple of
+  ``LSTMStateTuple(c, h)`` numpy arrays, one per layer); None = zero state.
   """
-  period = max(epoch_size // 10, 1)
-  return step % period == (10 if period > 10 else 0)
+  step: int = 0
+  costs: float = 0.0
+  iters: int = 0
+  state: Optional[Tuple[Any, ...]] = None
+
+  def to_json(self) -> Dict[str, Any]:
+    return {"step": self.step, "costs": self.costs, "iters": self.iters}
+
+  def arrays(self) -> Dict[str, np.ndarray]:
+    """The carried state as named arrays: ``c0, h0, c1, h1, ...``."""
+    out = {}
+    for i, layer in enumerate(self.state or ()):
+      out["c%d" % i], out["h%d" % i] = layer.c, layer.h
+    return out
+
+  @classmethod
+  def restore(cls, saved: Dict[str, Any], arrays: Dict[str, np.ndarray],
+              num_layers: int) -> "Position":
+    """The inverse of :meth:`to_json` + :meth:`arrays`.
+
+    Raises:
+      UserError: the arrays do not hold ``num_layers`` layers of state.
+    """
+    names = ["%s%d" % (k, i) for i in range(num_layers) for k in "ch"]
+    if sorted(arrays) != sorted(names):
+      raise UserError("the saved mid-epoch state has arrays %s, expected %s"
+                      % (sorted(arrays), sorted(names)))
+    state = tuple(rnn_cell.LSTMStateTuple(arrays["c%d" % i], arrays["h%d" % i])
+                  for i in range(num_layers))
+    return cls(step=int(saved["step"]), costs=float(saved["costs"]),
+               iters=int(saved["iters"]), state=state)
+
+
+_ESTIMATE_AFTER = 20  # Chunks timed before the whole run's estimate.
+
+
+def progress_steps(epoch_size: int) -> List[int]:
+  """The steps of an epoch that log a progress line: ten of them.
+
+  Epochs of 110 steps or more use the tutorial's rule, ``step %
+  (epoch_size // 10) == 10``, which gives exactly ten. Shorter epochs (where
+  the tutorial logs 11, or divides by zero below 10 steps) use ten evenly
+  spaced steps ``k * epoch_size // 10`` instead; an epoch of fewer than ten
+  steps logs every step.
+  """
+  period = epoch_size // 10
+  if period > 10:
+    return [s for s in range(epoch_size) if s % period == 10]
+  return sorted({k * epoch_size // 10 for k in range(10)})
 
 
 def run_epoch(session: tf1.Session, model: model_lib.PTBModel, data,
               train_op=None, verbose: bool = False,
               metrics: Optional[MetricsLog] = None,
-              name: str = "data") -> EpochResult:
+              name: str = "data", start: Optional[Position] = None,
+              on_chunk: Optional[Callable[[Position], None]] = None,
+              epochs_after: int = 0) -> EpochResult:
   """Runs one pass over ``data``; trains if ``train_op`` is given.
 
   Args:
@@ -74,23 +125,33 @@ def run_epoch(session: tf1.Session, model: model_lib.PTBModel, data,
     verbose: log ten progress lines.
     metrics: where progress scalars go (training only).
     name: data set name for error messages.
+    start: continue a pass from this position (a mid-epoch checkpoint);
+      None starts at chunk 0 from the zero state.
+    on_chunk: called with the position after every chunk (e.g. to save).
+    epochs_after: whole passes that follow this one, for the run's ETA.
 
   Returns:
-    Perplexity, words/s and seconds of the pass.
+    Perplexity, words/s and seconds of the pass (words/s and seconds of the
+    part run here when resumed).
 
   Raises:
     UserError: a non-finite cost (nothing is saved by this function).
   """
   cfg = model.config
   n = reader.epoch_size(len(data), cfg.batch_size, cfg.num_steps)
-  meter = Throughput(total_steps=n)
-  costs, iters = 0.0, 0
-  state = session.run(model.initial_state)
+  pos = start or Position()
+  meter = Throughput(total_steps=n - pos.step)
+  state = pos.state if pos.state is not None else session.run(
+      model.initial_state)
+  costs, iters = pos.costs, pos.iters
+  log_at = set(progress_steps(n)) if verbose else set()
   fetches = {"cost": model.cost, "final_state": model.final_state}
   if train_op is not None:
     fetches["train_op"] = train_op
-  for step, (x, y) in enumerate(
-      reader.ptb_iterator(data, cfg.batch_size, cfg.num_steps, name)):
+  chunks = reader.ptb_iterator(data, cfg.batch_size, cfg.num_steps, name)
+  for step, (x, y) in enumerate(chunks):
+    if step < pos.step:
+      continue
     feed = {model.input_data: x, model.targets: y}
     feed.update(model_lib.state_feed(model.initial_state, state))
     vals = session.run(fetches, feed)
@@ -99,16 +160,37 @@ def run_epoch(session: tf1.Session, model: model_lib.PTBModel, data,
     costs += vals["cost"]
     iters += cfg.num_steps
     meter.update(steps=1, units=cfg.batch_size * cfg.num_steps)
-    if verbose and _progress_step(step, n):
-      logging.info("%.3f perplexity: %.3f speed: %.0f wps ETA %s",
-                   step * 1.0 / n, np.exp(costs / iters), meter.rate(),
-                   meter.eta())
+    if verbose and meter.steps == min(_ESTIMATE_AFTER, n - pos.step):
+      per_epoch = n * meter.elapsed() / meter.steps
+      logging.info("Estimate: %.1f epochs left x %s per epoch = %s (rate of "
+                   "the first %d chunks)", epochs_after + meter.total_steps / n,
+                   format_duration(per_epoch), format_duration(
+                       meter.seconds_left() + epochs_after * per_epoch),
+                   meter.steps)
+    if step in log_at:
+      run_left = meter.seconds_left() + epochs_after * n * (
+          meter.elapsed() / meter.steps)
+      logging.info("%.3f perplexity: %.3f speed: %.0f wps ETA %s "
+                   "(run ETA %s)", step * 1.0 / n, np.exp(costs / iters),
+                   meter.rate(), meter.eta(), format_duration(run_left))
       if metrics is not None:
-        global_step = session.run(tf1.train.get_global_step())
-        metrics.scalars(global_step, training_loss=costs / iters,
-                        learning_rate=session.run(model.lr))
+        _log_training_scalars(session, model, metrics, vals["cost"],
+                              costs / iters)
+    if on_chunk is not None:
+      on_chunk(Position(step + 1, costs, iters, state))
   return EpochResult(perplexity=float(np.exp(costs / iters)),
                      words_per_sec=meter.rate(), seconds=meter.elapsed())
+
+
+def _log_training_scalars(session, model, metrics: MetricsLog,
+                          chunk_cost: float, mean_loss: float) -> None:
+  """The tutorial's summaries "Training Loss" (the chunk's cost: summed over
+  its steps) and "Learning Rate", plus the epoch's mean loss so far."""
+  global_step = session.run(tf1.train.get_global_step())
+  metrics.scalars(global_step, **{
+      "Training Loss": float(chunk_cost),
+      "Learning Rate": float(session.run(model.lr)),
+      "epoch_mean_loss": mean_loss})
 
 
 @dataclasses.dataclass
@@ -133,13 +215,127 @@ def _load_data(config: configs.PTBConfig, data_path: str):
   return train_data, valid_data, test_data
 
 
-def _build(config: configs.PTBConfig, options: RunOptions) -> _Run:
+def _build(config: configs.PTBConfig, options: RunOptions,
+           seed: Optional[int]) -> _Run:
   graph, models = session_lib.build_graph(
-      lambda: model_lib.build_models(config, configs.eval_config(config)),
-      options.seed, options.deterministic)
+      lambda: model_lib.build_models(config, configs.eval_config(config),
+                                     dropout_seed=seed or 0),
+      seed, options.deterministic)
   session = session_lib.make_session(graph, options.intra_op_threads,
                                      options.inter_op_threads)
   return _Run(graph=graph, session=session, models=models)
+
+
+def resolve_seed(flag_seed: Optional[int],
+                 saved: Optional[Dict[str, Any]]) -> int:
+  """The run's seed: the one a resumed run was started with, else ``--seed``,
+  else a fresh random one (logged, so the run can be repeated).
+
+  Raises:
+    UserError: ``--seed`` differs from the seed of the run being resumed.
+  """
+  saved_seed = (saved or {}).get("seed")
+  if saved_seed is not None:
+    if flag_seed is not None and flag_seed != saved_seed:
+      raise UserError("this run was started with --seed=%d; resume it with "
+                      "that seed (or none) or use a new --save_path"
+                      % saved_seed)
+    return saved_seed
+  if flag_seed is not None:
+    return flag_seed
+  seed = secrets.randbelow(2**31)
+  logging.info("Seed %d drawn at random; pass --seed=%d to repeat this run",
+               seed, seed)
+  return seed
+
+
+_STATE_TYPES = {"epoch": int, "history": list, "seed": int,
+                "position": dict}
+
+
+def _resume_point(state: Dict[str, Any], config: configs.PTBConfig,
+                  metrics: MetricsLog) -> Tuple[int, Optional[Position]]:
+  """``(epoch to run next, position inside it or None)`` of a restored run.
+
+  Raises:
+    UserError: ``max_max_epoch`` lowered below the epochs already finished
+      (the weights are those of a later epoch), or a malformed position.
+  """
+  epoch = state["epoch"]
+  if config.max_max_epoch < epoch:
+    raise UserError(
+        "%s has finished %d epochs; --max_max_epoch=%d cannot undo them (use "
+        "--max_max_epoch>=%d, or --eval_only to score it)" % (
+            checkpoint_dir(state), epoch, config.max_max_epoch, epoch))
+  # The checkpoint's history is the truth (metrics.json may lag it).
+  metrics.set_epochs(state.get("history", metrics.record["epochs"]))
+  position = None
+  if "position" in state:
+    saved = state["position"]
+    if not all(isinstance(saved.get(k), (int, float))
+               for k in ("step", "costs", "iters")):
+      raise UserError("%s: malformed mid-epoch position %r"
+                      % (checkpoint_dir(state), saved))
+    position = Position.restore(saved, state.get("arrays", {}),
+                                config.num_layers)
+  logging.info("Resuming from %s: epoch %d, step %d", state["checkpoint"],
+               epoch + 1, position.step if position else 0)
+  return epoch, position
+
+
+def checkpoint_dir(state: Dict[str, Any]) -> str:
+  return state.get("checkpoint", "the checkpoint")
+
+
+class _MidEpochSaver:
+  """Checkpoints at each epoch's end and every ``every_secs`` inside one.
+
+  A mid-epoch save holds what continuing the pass exactly needs: weights,
+  lr and global step (the Saver), the next chunk, the running cost and
+  iteration count (``position``) and the carried LSTM state (arrays). The
+  dropout masks need no saved random state: they are a function of
+  (seed, global step), see :mod:`common.dropout`.
+  """
+
+  def __init__(self, checkpointer, session, seed: int, metrics: MetricsLog,
+               every_secs: float):
+    self._checkpointer = checkpointer
+    self._session = session
+    self._seed = seed
+    self._metrics = metrics
+    self._timer = ckpt_lib.SaveTimer(every_secs)
+
+  def _global_step(self) -> int:
+    return int(self._session.run(tf1.train.get_global_step()))
+
+  def hook(self, epoch: int) -> Optional[Callable[[Position], None]]:
+    """The ``on_chunk`` callback for training epoch ``epoch`` (0-based)."""
+    if self._checkpointer is None:
+      return None
+
+    def on_chunk(position: Position) -> None:
+      if self._timer.due():
+        self._checkpointer.save(
+            self._session, self._global_step(),
+            dict(epoch=epoch, history=self._metrics.record["epochs"],
+                 seed=self._seed, position=position.to_json()),
+            arrays=position.arrays())
+        self._timer.reset()
+        logging.info("Saved mid-epoch checkpoint (epoch %d, step %d)",
+                     epoch + 1, position.step)
+    return on_chunk
+
+  def end_epoch(self, epoch: int, record: Dict[str, Any]) -> None:
+    """Logs the epoch's validation loss, saves, and adds ``record``."""
+    global_step = self._global_step()
+    self._metrics.scalars(global_step, **{
+        "Validation Loss": math.log(record["valid_perplexity"])})
+    if self._checkpointer is not None:
+      history = self._metrics.record["epochs"] + [record]
+      self._checkpointer.save(self._session, global_step,
+                              dict(record, history=history, seed=self._seed))
+      self._timer.reset()
+    self._metrics.add_epoch(**record)
 
 
 def comparison(model_name: str, measured: Dict[str, float]):
@@ -172,53 +368,49 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   train_data, valid_data, test_data = _load_data(config, data_path)
   config_dict = dict(config_lib.to_dict(config), model=model_name)
   logging.info("PTB config %s: %s", model_name, config_dict)
-  run = _build(config, options)
+  saved = (ckpt_lib.saved_state(options.save_path, _STATE_TYPES)
+           if options.save_path else None)
+  seed = resolve_seed(options.seed, saved)
+  run = _build(config, options, seed)
   checkpointer = None
   if options.save_path:  # Refuses another run's directory before writing.
     with run.graph.as_default():
       checkpointer = ckpt_lib.Checkpointer(
           options.save_path, tf1.train.Saver(max_to_keep=2), config_dict,
           mutable_fields=("max_max_epoch",), state_fields=("epoch",),
-          state_types={"epoch": int, "history": list})
+          state_types=_STATE_TYPES)
   metrics = MetricsLog(options.save_path, config_dict)
   with run.graph.as_default(), run.session as session:
     m = run.models
     session.run(tf1.global_variables_initializer())
-    start_epoch = 0
+    start_epoch, position = 0, None
     state = checkpointer.restore(session) if checkpointer else None
     if state is not None:
-      start_epoch = state["epoch"]
-      # The checkpoint's history is the truth (metrics.json may lag it).
-      metrics.set_epochs(state.get("history", metrics.record["epochs"]))
-      logging.info("Resuming from %s after epoch %d (global step %d)",
-                   state["checkpoint"], start_epoch,
-                   session.run(tf1.train.get_global_step()))
+      start_epoch, position = _resume_point(state, config, metrics)
+    metrics.start_attempt(seed=seed, start_epoch=start_epoch,
+                          start_step=position.step if position else 0)
+    saver = _MidEpochSaver(checkpointer, session, seed, metrics,
+                           options.checkpoint_every_secs)
     for i in range(start_epoch, config.max_max_epoch):
       m.train.assign_lr(session, config.lr_for_epoch(i))
       lr = session.run(m.train.lr)
       logging.info("Epoch: %d Learning rate: %.3f", i + 1, lr)
-      train_result = run_epoch(session, m.train, train_data,
-                               train_op=m.train.train_op, verbose=True,
-                               metrics=metrics, name="train")
+      train_result = run_epoch(
+          session, m.train, train_data, train_op=m.train.train_op,
+          verbose=True, metrics=metrics, name="train", start=position,
+          on_chunk=saver.hook(i), epochs_after=config.max_max_epoch - i - 1)
+      position = None
       logging.info("Epoch: %d Train Perplexity: %.3f", i + 1,
                    train_result.perplexity)
       valid_result = run_epoch(session, m.valid, valid_data, name="valid")
       logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
                    valid_result.perplexity)
-      global_step = int(session.run(tf1.train.get_global_step()))
-      metrics.scalars(global_step, validation_loss=math.log(
-          valid_result.perplexity))
-      epoch_record = dict(
+      saver.end_epoch(i, dict(
           epoch=i + 1, learning_rate=float(lr),
           train_perplexity=train_result.perplexity,
           valid_perplexity=valid_result.perplexity,
           train_words_per_sec=train_result.words_per_sec,
-          seconds=train_result.seconds + valid_result.seconds)
-      if checkpointer is not None:
-        history = metrics.record["epochs"] + [epoch_record]
-        checkpointer.save(session, global_step,
-                          dict(epoch_record, history=history))
-      metrics.add_epoch(**epoch_record)
+          seconds=train_result.seconds + valid_result.seconds))
     test_result = run_epoch(session, m.test, test_data, name="test")
     logging.info("Test Perplexity: %.3f", test_result.perplexity)
   epochs = metrics.record["epochs"]
@@ -253,7 +445,7 @@ def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
     ``{"valid": ppl, "test": ppl}``.
   """
   _, valid_data, test_data = _load_data(config, data_path)
-  run = _build(config, options)
+  run = _build(config, options, options.seed)
   with run.graph.as_default(), run.session as session:
     path = ckpt_lib.restore_weights(session, checkpoint,
                                     model_lib.weight_variables())

@@ -135,13 +135,18 @@ class TrainTest(absltest.TestCase):
 class ProgressLinesTest(absltest.TestCase):
 
   def test_ten_lines_at_the_tutorials_steps(self):
-    steps = [s for s in range(2323) if train._progress_step(s, 2323)]
-    self.assertEqual(steps, list(range(10, 2323, 232)))
+    self.assertEqual(train.progress_steps(2323), list(range(10, 2323, 232)))
+    self.assertEqual(train.progress_steps(110), list(range(10, 110, 11)))
 
-  def test_short_epochs_still_log(self):
-    self.assertEqual([s for s in range(5) if train._progress_step(s, 5)],
-                     [0, 1, 2, 3, 4])
-    self.assertLen([s for s in range(50) if train._progress_step(s, 50)], 10)
+  def test_short_epochs_give_exactly_ten_lines(self):
+    for n in (10, 15, 50, 99, 109):
+      steps = train.progress_steps(n)
+      self.assertLen(steps, 10, msg=n)
+      self.assertEqual(steps[0], 0)
+      self.assertLess(steps[-1], n)
+    self.assertEqual(train.progress_steps(15),
+                     [0, 1, 3, 4, 6, 7, 9, 10, 12, 13])
+    self.assertEqual(train.progress_steps(5), [0, 1, 2, 3, 4])
 
 
 class ComparisonTest(absltest.TestCase):

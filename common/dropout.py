@@ -1,0 +1,63 @@
+"""Dropout masks drawn by stateless random ops: repeatable and resumable.
+
+The tutorial's dropout (``tf.nn.dropout`` on the inputs, ``DropoutWrapper``
+on each LSTM layer's output) draws from TF's stateful random streams. Inside
+``dynamic_rnn``'s while loop the per-step dropout ops of parallel iterations
+draw from one stream in whatever order they happen to run, so the same
+``--seed`` does not give the same numbers twice, and a stream's position
+cannot be saved in a checkpoint.
+
+Here every mask is a pure function of ``(seed, global step, mask index)``::
+
+    key(k)  = fold_in(fold_in([seed, 0], global_step), k)
+    mask_k  = (stateless_uniform([B, T, H], key(k)) >= 1 - keep_prob)
+              * (1 / keep_prob)                     # 0 or 1/keep_prob
+
+    mask 0      the embedded inputs               (tutorial: tf.nn.dropout)
+    mask 1 + l  the output of LSTM layer l        (tutorial: DropoutWrapper)
+
+Time is an axis of the draw, so every (stream, step, unit) element has its own
+Bernoulli(keep_prob) draw, scaled by 1/keep_prob: the tutorial's semantics
+(one mask per element per time step; ``x * mask`` is bit-equal to
+``tf.nn.dropout`` with the same keep decisions), drawn from a different
+random stream. A resumed run reads the same global step from its checkpoint
+and so draws exactly the masks the uninterrupted run would have drawn. The
+TF1 graph (``ptb/model.py``) and the TF2 twin (``ptb/model_tf2.py``) call
+the same function, so with the same seed they apply the same masks.
+"""
+
+from typing import List
+
+from common.tf_compat import tf
+
+
+def mask_key(seed: int, global_step, index: int):
+  """The stateless seed (int32 [2]) of mask ``index`` at ``global_step``."""
+  base = tf.constant([seed % 2**31, 0], dtype=tf.int32)
+  step_key = tf.random.experimental.stateless_fold_in(
+      base, tf.cast(global_step, tf.int32))
+  return tf.random.experimental.stateless_fold_in(step_key, index)
+
+
+def dropout_masks(seed: int, global_step, count: int, shape,
+                  keep_prob: float, dtype=tf.float32) -> List[tf.Tensor]:
+  """``count`` dropout masks of ``shape``: 0 or ``1 / keep_prob``.
+
+  Args:
+    seed: the run's seed (an int; see the module docstring).
+    global_step: a scalar tensor (or int): the training step being taken.
+    count: how many masks (mask k is keyed by index k).
+    shape: e.g. ``[batch_size, num_steps, hidden_size]``.
+    keep_prob: probability of keeping an element, in (0, 1].
+    dtype: the masks' dtype.
+
+  Returns:
+    A list of ``count`` tensors of ``shape``.
+  """
+  rate = 1.0 - keep_prob
+  masks = []
+  for k in range(count):
+    u = tf.random.stateless_uniform(shape, seed=mask_key(seed, global_step, k),
+                                    dtype=dtype)
+    masks.append(tf.cast(u >= rate, dtype) * (1.0 / keep_prob))
+  return masks
