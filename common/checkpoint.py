@@ -272,12 +272,16 @@ def _load_arrays(path: str) -> Dict[str, Any]:
 def lock_run_dir(save_path: str):
   """Takes the run directory's exclusive lock; returns the open lock file.
 
-  The lock lives as long as the returned file object (and the process).
+  The lock lives as long as the process. This process may open the same
+  directory again (a resumed run in one test, an eval after training): the
+  lock it holds is shared, not taken twice.
 
   Raises:
     UserError: another live process holds it (its pid is named).
   """
-  path = os.path.join(save_path, LOCK_FILE)
+  path = os.path.realpath(os.path.join(save_path, LOCK_FILE))
+  if path in _HELD_LOCKS:
+    return _HELD_LOCKS[path]
   try:
     f = open(path, "a+")
   except OSError as e:
@@ -294,7 +298,11 @@ def lock_run_dir(save_path: str):
   f.truncate()
   f.write("%d\n" % os.getpid())
   f.flush()
+  _HELD_LOCKS[path] = f
   return f
+
+
+_HELD_LOCKS: Dict[str, Any] = {}  # Lock files this process holds, by path.
 
 
 class SaveTimer:

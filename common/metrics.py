@@ -76,7 +76,10 @@ class MetricsLog:
         raise UserError("cannot use %s for metrics: %s" % (path, e)) from e
       board = os.path.join(save_path, TENSORBOARD_DIR)
       try:
-        self._writer = tf1.summary.FileWriter(board)
+        # FileWriter refuses eager mode; it writes event protos from Python,
+        # so a private graph context is all it needs.
+        with tf.Graph().as_default():
+          self._writer = tf1.summary.FileWriter(board)
       except tf.errors.OpError as e:
         raise UserError("cannot write TensorBoard events to %s: %s" %
                         (board, e.message.splitlines()[0])) from e

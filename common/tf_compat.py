@@ -29,8 +29,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide C++ INFO/WARNING.
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 tf1 = tf.compat.v1
-# Graph mode everywhere: the tutorials build a graph, then run it in a Session.
-tf1.disable_eager_execution()
+# Eager stays on (the TF2 twins need it). Every TF1 graph of this project is
+# built inside an explicit ``with tf.Graph().as_default():`` (see
+# ``common.session.build_graph``), where TF1 ops, placeholders and Sessions
+# work as in TF1; outside one, ``tf1.placeholder`` fails loudly.
 tf1.logging.set_verbosity(tf1.logging.ERROR)
 
 rnn_cell = tf1.nn.rnn_cell  # Fails loudly here if tf-keras is missing.
