@@ -157,7 +157,7 @@ def run_epoch(session: tf1.Session, model: model_lib.PTBModel, data,
     vals = session.run(fetches, feed)
     check_finite_loss(vals["cost"], "%s step %d" % (name, step), what="loss")
     state = vals["final_state"]
-    costs += vals["cost"]
+    costs += float(vals["cost"])  # float64 sum (a float32 one drifts)
     iters += cfg.num_steps
     meter.update(steps=1, units=cfg.batch_size * cfg.num_steps)
     if verbose and meter.steps == min(_ESTIMATE_AFTER, n - pos.step):

@@ -1,0 +1,191 @@
+"""PTB with dropout on: same seed, same numbers; exact resume mid-epoch.
+
+Dropout masks are stateless functions of (seed, global step) (see
+``common/dropout.py``), and a mid-epoch checkpoint holds the position, the
+running cost and the carried LSTM state, so a run stopped at any save and
+resumed ends with the numbers of a run that was never stopped.
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from unittest import mock
+
+from absl.testing import absltest
+
+from common import checkpoint as ckpt_lib
+from common.errors import UserError
+from ptb import train
+from tests import testutil
+from tests.test_ptb_train import TINY, write_tiny_corpus
+
+DROPOUT = dataclasses.replace(TINY, keep_prob=0.5)
+
+
+class _Stop(Exception):
+  """Stands for a kill: the process dies between two saves."""
+
+
+def _epoch_numbers(record):
+  return [(e["train_perplexity"], e["valid_perplexity"])
+          for e in record["epochs"]]
+
+
+class DropoutSeedTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.data = write_tiny_corpus(self.create_tempdir("data").full_path)
+
+  def _train(self, seed):
+    return train.train("test", dataclasses.replace(DROPOUT, max_max_epoch=1),
+                       self.data, train.RunOptions(seed=seed))
+
+  def test_same_seed_same_numbers_other_seed_other_numbers(self):
+    a, b, c = self._train(7), self._train(7), self._train(8)
+    self.assertEqual(_epoch_numbers(a), _epoch_numbers(b))
+    self.assertEqual(a["test_perplexity"], b["test_perplexity"])
+    self.assertNotEqual(a["epochs"][0]["train_perplexity"],
+                        c["epochs"][0]["train_perplexity"])
+
+  def test_dropout_changes_training_only(self):
+    no_dropout = train.train("test", dataclasses.replace(TINY, max_max_epoch=1),
+                             self.data, train.RunOptions(seed=7))
+    dropout = self._train(7)
+    # Same initial weights (same seed), other training: other numbers.
+    self.assertNotAlmostEqual(no_dropout["epochs"][0]["train_perplexity"],
+                              dropout["epochs"][0]["train_perplexity"],
+                              places=3)
+
+
+class MidEpochResumeTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.data = write_tiny_corpus(self.create_tempdir("data").full_path)
+    self.run_dir = os.path.join(self.create_tempdir("run").full_path, "r")
+
+  def _options(self, save_path, every=600):
+    return train.RunOptions(seed=7, save_path=save_path,
+                            checkpoint_every_secs=every)
+
+  def test_stop_after_a_mid_epoch_save_then_resume_is_exact(self):
+    straight = train.train("test", DROPOUT, self.data,
+                           self._options(save_path=None))
+    calls = {"n": 0}
+
+    def due(unused_timer):
+      calls["n"] += 1
+      if calls["n"] == 130:  # Epoch 2 (epochs are 77 chunks), mid-way.
+        raise _Stop()
+      return calls["n"] == 110
+    with mock.patch.object(ckpt_lib.SaveTimer, "due", due):
+      with self.assertRaises(_Stop):
+        train.train("test", DROPOUT, self.data, self._options(self.run_dir))
+    with open(os.path.join(self.run_dir, "train_state.json")) as f:
+      state = json.load(f)
+    self.assertEqual(state["epoch"], 1)  # One epoch done, inside the second.
+    self.assertEqual(state["position"]["step"], 110 - 77)
+    self.assertEqual(state["seed"], 7)
+    arrays = os.path.join(self.run_dir, state["checkpoint"] + ".arrays.npz")
+    self.assertTrue(os.path.exists(arrays))
+
+    resumed = train.train("test", DROPOUT, self.data,
+                          self._options(self.run_dir))
+    for (a, b), (c, d) in zip(_epoch_numbers(straight),
+                              _epoch_numbers(resumed)):
+      self.assertAlmostEqual(a, c, delta=1e-5 * a)
+      self.assertAlmostEqual(b, d, delta=1e-5 * b)
+    self.assertAlmostEqual(straight["test_perplexity"],
+                           resumed["test_perplexity"],
+                           delta=1e-5 * straight["test_perplexity"])
+    self.assertEqual([a["start_step"] for a in resumed["attempts"]],
+                     [0, 110 - 77])
+
+  def test_resume_refuses_another_seed(self):
+    cfg = dataclasses.replace(DROPOUT, max_max_epoch=1)
+    train.train("test", cfg, self.data, self._options(self.run_dir))
+    with self.assertRaisesRegex(UserError, "started with --seed=7"):
+      train.train("test", cfg, self.data, train.RunOptions(
+          seed=8, save_path=self.run_dir))
+
+  def test_lowering_max_max_epoch_below_finished_epochs_is_refused(self):
+    train.train("test", dataclasses.replace(DROPOUT, max_max_epoch=2),
+                self.data, self._options(self.run_dir))
+    with self.assertRaisesRegex(UserError, "finished 2 epochs"):
+      train.train("test", dataclasses.replace(DROPOUT, max_max_epoch=1),
+                  self.data, self._options(self.run_dir))
+
+
+class SigkillTest(absltest.TestCase):
+  """The entry script killed with SIGKILL mid-epoch, then resumed."""
+
+  def setUp(self):
+    super().setUp()
+    self.data = write_tiny_corpus(self.create_tempdir("data").full_path,
+                                  repeats=(4000, 8, 8))
+    self.root = self.create_tempdir("runs").full_path
+
+  def _args(self, save_path):
+    fields = dict(vocab_size=20, hidden_size=24, num_layers=2, num_steps=5,
+                  batch_size=4, max_grad_norm=5, max_epoch=1, max_max_epoch=2,
+                  keep_prob=0.5)
+    return (["--model=test", "--data_path=" + self.data, "--seed=3",
+             "--save_path=" + save_path, "--checkpoint_every_secs=1"]
+            + ["--%s=%s" % kv for kv in fields.items()])
+
+  def _metrics(self, save_path):
+    with open(os.path.join(save_path, "metrics.json")) as f:
+      return json.load(f)
+
+  def test_killed_mid_epoch_resumes_to_the_same_numbers(self):
+    straight_dir = os.path.join(self.root, "straight")
+    result = testutil.run_cli("ptb/ptb_word_lm.py", *self._args(straight_dir))
+    self.assertEqual(result.returncode, 0, result.stderr)
+
+    killed_dir = os.path.join(self.root, "killed")
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(testutil.REPO_ROOT, "ptb/ptb_word_lm.py")]
+        + self._args(killed_dir), cwd=testutil.REPO_ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state_path = os.path.join(killed_dir, "train_state.json")
+    deadline = time.time() + 240
+    state = {}
+    while time.time() < deadline and proc.poll() is None:
+      try:
+        with open(state_path) as f:
+          state = json.load(f)
+      except (OSError, ValueError):
+        state = {}
+      if state.get("epoch") == 1 and "position" in state:
+        break
+      time.sleep(0.05)
+    self.assertIsNone(proc.poll(), "the run ended before a mid-epoch save")
+    time.sleep(0.3)  # Past the save: the kill loses work done since.
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    self.assertEqual(state["epoch"], 1)
+
+    result = testutil.run_cli("ptb/ptb_word_lm.py", *self._args(killed_dir))
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertIn("Resuming from", result.stderr)
+    straight, resumed = self._metrics(straight_dir), self._metrics(killed_dir)
+    for a, b in zip(_epoch_numbers(straight), _epoch_numbers(resumed)):
+      for x, y in zip(a, b):
+        self.assertAlmostEqual(x, y, delta=1e-5 * x)
+    self.assertAlmostEqual(straight["test_perplexity"],
+                           resumed["test_perplexity"],
+                           delta=1e-5 * straight["test_perplexity"])
+    self.assertLen(resumed["attempts"], 2)
+    # Every event line says which attempt wrote it.
+    with open(os.path.join(killed_dir, "metrics.jsonl")) as f:
+      attempts = {json.loads(line)["attempt"] for line in f}
+    self.assertEqual(attempts, {1, 2})
+
+
+if __name__ == "__main__":
+  absltest.main()
