@@ -15,12 +15,15 @@ setup(
         "absl-py",
         "numpy",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest"], "report": ["matplotlib"]},
     entry_points={
         "console_scripts": [
             "ptb-word-lm=ptb.ptb_word_lm:run",
+            "ptb-generate=ptb.generate:run",
+            "ptb-export=ptb.export:run",
             "mnist-rnn=mnist_rnn.mnist_rnn:run",
             "imdb-lstm=imdb.imdb_lstm:run",
+            "tf1-rnn-report=common.report:run",
         ],
     },
 )

@@ -18,13 +18,15 @@ def _error(message) -> None:
 class _Guarded:
   """Calls ``main(argv)``, turning known bad input into one line + exit 2."""
 
-  def __init__(self, main):
+  def __init__(self, main, max_args: int = 0):
     self._main = main
+    self._max_args = max_args
 
   def __call__(self, argv):
     try:
-      if len(argv) > 1:
-        raise UserError("unexpected arguments: %s" % " ".join(argv[1:]))
+      if len(argv) > 1 + self._max_args:
+        raise UserError("unexpected arguments: %s" %
+                        " ".join(argv[1 + self._max_args:]))
       return self._main(argv)
     except UserError as e:
       _error(e)
@@ -51,7 +53,10 @@ def _parse_flags(argv):
     sys.exit(2)
 
 
-def run(main):
+def run(main, max_args: int = 0):
   """Runs ``main`` like ``absl.app.run``; bad flags or ``UserError`` -> one
-  ``error: ...`` line on stderr and exit status 2, no traceback."""
-  app.run(_Guarded(main), flags_parser=_parse_flags)
+  ``error: ...`` line on stderr and exit status 2, no traceback.
+
+  ``main`` gets ``argv``: the program name plus at most ``max_args``
+  positional arguments (more are refused)."""
+  app.run(_Guarded(main, max_args), flags_parser=_parse_flags)

@@ -357,7 +357,7 @@ def saved_run_config(path: str, cls, name_key: Optional[str] = None
   return name, config_lib.from_dict(cls, fields)
 
 
-def eval_config(checkpoint: str, cls, name_key: Optional[str],
+def config_for_checkpoint(checkpoint: str, cls, name_key: Optional[str],
                 name: Optional[str], config, overrides: Mapping[str, Any],
                 name_given: bool = False):
   """``(preset name, config)`` to evaluate ``checkpoint`` with.
@@ -412,6 +412,27 @@ def restore_checkpoint(session: tf1.Session, saver: tf1.train.Saver,
                     (path, _first_line(e))) from e
 
 
+def checkpoint_names(path: str) -> Dict[str, list]:
+  """``{name: shape}`` of the variables stored at checkpoint prefix ``path``.
+
+  Raises:
+    UserError: not a readable checkpoint.
+  """
+  try:
+    return {name: list(shape) for name, shape in tf1.train.list_variables(path)}
+  except (tf.errors.OpError, ValueError) as e:
+    raise UserError("cannot read checkpoint %s: %s" %
+                    (path, _first_line(e))) from e
+
+
+def state_near(checkpoint: str) -> Optional[Dict[str, Any]]:
+  """The ``train_state.json`` of the run directory ``checkpoint`` is (or is
+  in), or None (e.g. a checkpoint of the original tutorial)."""
+  directory = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(
+      checkpoint)
+  return saved_state(directory or ".")
+
+
 def check_variable_shapes(path: str, variables) -> None:
   """Raises UserError unless checkpoint ``path`` holds each variable's shape.
 
@@ -421,16 +442,15 @@ def check_variable_shapes(path: str, variables) -> None:
 
   Args:
     path: a checkpoint prefix (see :func:`find_checkpoint`).
-    variables: the variables to be restored (saved under ``v.op.name``).
+    variables: the variables to be restored: a list (saved under
+      ``v.op.name``) or a ``{name in the checkpoint: variable}`` dict.
   """
-  try:
-    stored = dict(tf1.train.list_variables(path))
-  except (tf.errors.OpError, ValueError) as e:
-    raise UserError("cannot read checkpoint %s: %s" %
-                    (path, _first_line(e))) from e
+  stored = checkpoint_names(path)
+  if not isinstance(variables, dict):
+    variables = {v.op.name: v for v in variables}
   problems = []
-  for v in variables:
-    name, shape = v.op.name, v.shape.as_list()
+  for name, v in sorted(variables.items()):
+    shape = v.shape.as_list()
     if name not in stored:
       problems.append("%s missing" % name)
     elif list(stored[name]) != shape:

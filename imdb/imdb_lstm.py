@@ -149,7 +149,7 @@ def main(argv):
     checkpoint = _CHECKPOINT.value or _SAVE_PATH.value
     if not checkpoint:
       raise app.UserError("--eval_only needs --checkpoint or --save_path")
-    saved_name, config = ckpt_lib.eval_config(
+    saved_name, config = ckpt_lib.config_for_checkpoint(
         checkpoint, configs.IMDBConfig, "config", name, config, _overrides(),
         name_given=_CONFIG.present)
     name = saved_name or name

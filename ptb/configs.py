@@ -43,7 +43,11 @@ class PTBConfig:
 
 
 def eval_config(config: PTBConfig) -> PTBConfig:
-  """The Test model's config: one stream, one step at a time."""
+  """The Test model's config: one stream, one step at a time.
+
+  The tutorial's ``eval_config``; the name means only this here (the config a
+  checkpoint is scored with is ``common.checkpoint.config_for_checkpoint``).
+  """
   return dataclasses.replace(config, batch_size=1, num_steps=1)
 
 

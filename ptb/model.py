@@ -40,7 +40,7 @@ would. The per-layer masks enter the time loop as a second input stream::
 """
 
 import dataclasses
-from typing import List
+from typing import Dict, List, Tuple
 
 from common import dropout
 from common.tf_compat import rnn_cell, tf, tf1
@@ -49,12 +49,16 @@ from ptb.configs import PTBConfig
 MODEL_SCOPE = "Model"
 
 
+RNN_MODES = ("basic", "block", "fused")
+
+
 class PTBModel:
   """One of the three PTB graphs (see module docstring).
 
   Attributes:
-    input_data: int32 placeholder [batch_size, num_steps].
-    targets: int32 placeholder [batch_size, num_steps].
+    input_data: int32 placeholder [batch_size, num_steps] (num_steps None
+      for a ``variable_steps`` graph).
+    targets: int32 placeholder, same shape.
     initial_state: tuple of ``LSTMStateTuple(c, h)``, one per layer; feedable.
     final_state: same structure, after the last step.
     cost: sum over steps of the batch-mean cross-entropy (a scalar).
@@ -62,47 +66,77 @@ class PTBModel:
   """
 
   def __init__(self, config: PTBConfig, is_training: bool,
-               dropout_seed: int = 0):
+               dropout_seed: int = 0, rnn_mode: str = "basic",
+               variable_steps: bool = False):
+    """Builds the graph in the current variable scope.
+
+    Args:
+      config: shapes and hyperparameters.
+      is_training: adds dropout (keep_prob < 1) and the train op.
+      dropout_seed: keys the dropout masks (:mod:`common.dropout`).
+      rnn_mode: ``basic`` (the tutorial's BasicLSTMCell; default), ``block``
+        (the fused LSTM block op, the tutorial's BLOCK mode) or ``fused``
+        (see :func:`_fused_layer`). Same math and same variables in all.
+      variable_steps: the time axis is left open (placeholders [B, None]),
+        so one graph scores chunks of any length (the fast exact Test pass).
+        Evaluation only.
+    """
+    if rnn_mode not in RNN_MODES:
+      raise ValueError("rnn_mode %r is not one of %s" % (rnn_mode, RNN_MODES))
     self.config = config
     self.is_training = is_training
+    self.rnn_mode = rnn_mode
     self.use_dropout = is_training and config.keep_prob < 1
-    b, t, h, v = (config.batch_size, config.num_steps, config.hidden_size,
-                  config.vocab_size)
+    b, h, v = config.batch_size, config.hidden_size, config.vocab_size
+    t = None if variable_steps else config.num_steps
     self.input_data = tf1.placeholder(tf.int32, [b, t], name="input_data")
     self.targets = tf1.placeholder(tf.int32, [b, t], name="targets")
 
     with tf.device("/cpu:0"):
       embedding = tf1.get_variable("embedding", [v, h], dtype=tf.float32)
       inputs = tf1.nn.embedding_lookup(embedding, self.input_data)
-    layer_masks = ()
+    masks = [None] * (config.num_layers + 1)
     if self.use_dropout:
       masks = dropout.dropout_masks(
           dropout_seed, tf1.train.get_or_create_global_step(),
           config.num_layers + 1, [b, t, h], config.keep_prob)
       inputs = inputs * masks[0]
-      layer_masks = tuple(masks[1:])
-      inputs = (inputs, layer_masks)
 
-    cell = rnn_cell.MultiRNNCell(
-        [self._make_cell(layer) for layer in range(config.num_layers)],
-        state_is_tuple=True)
-    self.initial_state = cell.zero_state(b, tf.float32)
-    outputs, self.final_state = tf1.nn.dynamic_rnn(
-        cell, inputs, initial_state=self.initial_state, scope="RNN")
-    if self.use_dropout:
-      outputs = outputs[0]  # Drop the masks passed through.
+    if rnn_mode == "basic":
+      outputs = self._basic_rnn(inputs, masks[1:])
+    else:
+      outputs = self._layerwise_rnn(inputs, masks[1:], variable_steps)
     output = tf.reshape(outputs, [-1, h])
 
     softmax_w = tf1.get_variable("softmax_w", [h, v], dtype=tf.float32)
     softmax_b = tf1.get_variable("softmax_b", [v], dtype=tf.float32)
     logits = tf.reshape(tf1.nn.xw_plus_b(output, softmax_w, softmax_b),
-                        [b, t, v])
+                        [b, -1, v])
     crossent = tf1.nn.sparse_softmax_cross_entropy_with_logits(
         labels=self.targets, logits=logits)  # [B, T]
     self.cost = tf.reduce_sum(tf.reduce_mean(crossent, axis=0), name="cost")
 
     if is_training:
       self._build_train_op()
+
+  def _basic_rnn(self, inputs, layer_masks):
+    """The tutorial's BASIC mode: BasicLSTMCell x L in a MultiRNNCell.
+
+    With dropout the per-layer masks enter the time loop as a second input
+    stream (see the module docstring).
+    """
+    b = self.config.batch_size
+    cell = rnn_cell.MultiRNNCell(
+        [self._make_cell(layer) for layer in range(self.config.num_layers)],
+        state_is_tuple=True)
+    self.initial_state = cell.zero_state(b, tf.float32)
+    if self.use_dropout:
+      inputs = (inputs, tuple(layer_masks))
+    outputs, self.final_state = tf1.nn.dynamic_rnn(
+        cell, inputs, initial_state=self.initial_state, scope="RNN")
+    if self.use_dropout:
+      outputs = outputs[0]  # Drop the masks passed through.
+    return outputs
 
   def _make_cell(self, layer: int):
     cell = rnn_cell.BasicLSTMCell(self.config.hidden_size, forget_bias=0.0,
@@ -111,6 +145,38 @@ class PTBModel:
     if self.use_dropout:
       cell = OutputMaskWrapper(cell, layer, self.config.num_layers)
     return cell
+
+  def _layerwise_rnn(self, inputs, layer_masks, variable_steps: bool):
+    """BLOCK and FUSED modes: one layer over all time steps at a time.
+
+    Variables get BASIC mode's names (``.../cell_{i}/basic_lstm_cell/...``,
+    same [in + H, 4H] kernel, gates i, j, f, o), so every mode reads every
+    other mode's checkpoints as they are.
+    """
+    cfg = self.config
+    b, h = cfg.batch_size, cfg.hidden_size
+    zeros = tf.zeros([b, h], tf.float32)
+    self.initial_state = tuple(rnn_cell.LSTMStateTuple(tf.identity(zeros),
+                                                       tf.identity(zeros))
+                               for _ in range(cfg.num_layers))
+    x = tf.transpose(inputs, [1, 0, 2])  # [T, B, H]: time major.
+    final = []
+    for layer in range(cfg.num_layers):
+      scope = "RNN/multi_rnn_cell/cell_%d/basic_lstm_cell" % layer
+      with tf1.variable_scope(scope):
+        kernel = tf1.get_variable("kernel", [2 * h, 4 * h], dtype=tf.float32)
+        bias = tf1.get_variable("bias", [4 * h], dtype=tf.float32,
+                                initializer=tf1.zeros_initializer())
+      c0, h0 = self.initial_state[layer]
+      if self.rnn_mode == "block" or variable_steps:
+        x, c, h_last = _block_layer(x, c0, h0, kernel, bias)
+      else:
+        x, c, h_last = _fused_layer(x, c0, h0, kernel, bias)
+      final.append(rnn_cell.LSTMStateTuple(c, h_last))
+      if layer_masks[layer] is not None:
+        x = x * tf.transpose(layer_masks[layer], [1, 0, 2])
+    self.final_state = tuple(final)
+    return tf.transpose(x, [1, 0, 2])  # [B, T, H].
 
   def _build_train_op(self):
     self.lr = tf1.Variable(0.0, trainable=False)  # Train/Model/Variable.
@@ -125,6 +191,55 @@ class PTBModel:
 
   def assign_lr(self, session: tf1.Session, lr_value: float) -> None:
     session.run(self.lr_update, feed_dict={self.new_lr: lr_value})
+
+
+def _block_layer(x, c0, h0, kernel, bias):
+  """One LSTM layer over ``x`` [T, B, in] with TF's fused ``BlockLSTM`` op.
+
+  The op the tutorial's BLOCK mode (``LSTMBlockCell``) runs, over the whole
+  sequence: same kernel layout and gate order as BasicLSTMCell; forget bias
+  0 and no cell clipping (its defaults are 1 and 3), no peepholes.
+
+  Returns:
+    ``(h of every step [T, B, H], final c, final h)``.
+  """
+  h = h0.shape[-1]
+  no_peephole = tf.zeros([h], tf.float32)
+  seq_len = tf.cast(tf.shape(x)[0], tf.int64)
+  _, cs, _, _, _, _, hs = tf.raw_ops.BlockLSTM(
+      seq_len_max=seq_len, x=x, cs_prev=c0, h_prev=h0, w=kernel,
+      wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=bias,
+      forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
+  return hs, cs[-1], hs[-1]
+
+
+def _fused_layer(x, c0, h0, kernel, bias):
+  """One LSTM layer, statically unrolled, input projection hoisted.
+
+  ``[x_t, h] @ kernel`` is split as ``x_t @ kernel[:in] + h @ kernel[in:]``:
+  the input half for all T steps is one [T*B, in] x [in, 4H] matmul before
+  the time loop, which then does only the [B, H] x [H, 4H] recurrent matmul
+  and the gates (BasicLSTMCell's equations, forget bias 0). Same math as
+  BASIC mode; the floating-point sums are split differently (equal to about
+  1e-6 relative).
+
+  Returns:
+    ``(h of every step [T, B, H], final c, final h)``.
+  """
+  steps, batch, n_in = x.shape.as_list()
+  w_x, w_h = kernel[:n_in], kernel[n_in:]
+  projected = tf.reshape(
+      tf.matmul(tf.reshape(x, [steps * batch, n_in]), w_x) + bias,
+      [steps, batch, -1])
+  c, h = c0, h0
+  outputs = []
+  for t in range(steps):
+    gates = projected[t] + tf.matmul(h, w_h)
+    i, j, f, o = tf.split(gates, 4, axis=1)
+    c = c * tf.sigmoid(f) + tf.sigmoid(i) * tf.tanh(j)
+    h = tf.tanh(c) * tf.sigmoid(o)
+    outputs.append(h)
+  return tf.stack(outputs), c, h
 
 
 class OutputMaskWrapper(rnn_cell.RNNCell):
@@ -165,34 +280,42 @@ class Models:
   train: PTBModel
   valid: PTBModel
   test: PTBModel
+  test_fast: PTBModel
 
 
 def build_models(config: PTBConfig, eval_config: PTBConfig,
-                 dropout_seed: int = 0) -> Models:
-  """Builds Train, Valid and Test graphs in the default graph.
+                 dropout_seed: int = 0, rnn_mode: str = "basic") -> Models:
+  """Builds Train, Valid and Test graphs (and the fast Test graph).
 
   Args:
     config: the Train/Valid config.
     eval_config: the Test config (``configs.eval_config(config)``).
     dropout_seed: keys the training graph's dropout masks
       (:mod:`common.dropout`).
+    rnn_mode: see :class:`PTBModel`.
 
   Returns:
-    The three models; variables live under ``Model/``.
+    The models; variables live under ``Model/``. ``test_fast`` is the Test
+    config with an open time axis: one stream, state carried, many words per
+    ``session.run`` (the same predictions as ``test``, word by word).
   """
   initializer = tf1.random_uniform_initializer(-config.init_scale,
                                                config.init_scale)
   with tf1.name_scope("Train"):
     with tf1.variable_scope(MODEL_SCOPE, reuse=None, initializer=initializer):
-      train = PTBModel(config, is_training=True,
-                       dropout_seed=dropout_seed)
+      train = PTBModel(config, is_training=True, dropout_seed=dropout_seed,
+                       rnn_mode=rnn_mode)
   with tf1.name_scope("Valid"):
     with tf1.variable_scope(MODEL_SCOPE, reuse=True, initializer=initializer):
-      valid = PTBModel(config, is_training=False)
+      valid = PTBModel(config, is_training=False, rnn_mode=rnn_mode)
   with tf1.name_scope("Test"):
     with tf1.variable_scope(MODEL_SCOPE, reuse=True, initializer=initializer):
-      test = PTBModel(eval_config, is_training=False)
-  return Models(train=train, valid=valid, test=test)
+      test = PTBModel(eval_config, is_training=False, rnn_mode=rnn_mode)
+  with tf1.name_scope("TestFast"):
+    with tf1.variable_scope(MODEL_SCOPE, reuse=True, initializer=initializer):
+      test_fast = PTBModel(eval_config, is_training=False, rnn_mode=rnn_mode,
+                           variable_steps=True)
+  return Models(train=train, valid=valid, test=test, test_fast=test_fast)
 
 
 def weight_variables() -> List[tf1.Variable]:
@@ -200,6 +323,38 @@ def weight_variables() -> List[tf1.Variable]:
   return tf1.get_collection(tf1.GraphKeys.TRAINABLE_VARIABLES,
                             scope=MODEL_SCOPE + "/")
 
+
+
+_BASIC_CELL, _BLOCK_CELL = "/basic_lstm_cell/", "/lstm_cell/"
+
+
+def checkpoint_var_list(variables, stored_names
+                        ) -> Tuple[Dict[str, tf1.Variable], str]:
+  """Maps ``variables`` to their names in a checkpoint of either naming.
+
+  This port (every ``rnn_mode``) and the tutorial's BASIC mode name the LSTM
+  weights ``.../cell_{i}/basic_lstm_cell/{kernel,bias}``; the tutorial's
+  BLOCK mode (``LSTMBlockCell``) ``.../cell_{i}/lstm_cell/{kernel,bias}``,
+  with the same layout (kernel [in + H, 4H], gates i, j, f, o). Other names
+  are the same in both.
+
+  Args:
+    variables: the model's weights.
+    stored_names: names in the checkpoint.
+
+  Returns:
+    ``({checkpoint name: variable}, "basic" or "block")``; names of neither
+    naming are kept as they are (the shape check then reports them missing).
+  """
+  block = any(_BLOCK_CELL in n for n in stored_names) and not any(
+      _BASIC_CELL in n for n in stored_names)
+  var_list = {}
+  for v in variables:
+    name = v.op.name
+    if block:
+      name = name.replace(_BASIC_CELL, _BLOCK_CELL)
+    var_list[name] = v
+  return var_list, "block" if block else "basic"
 
 
 def state_feed(initial_state, state_value) -> dict:

@@ -25,9 +25,13 @@ state of one chunk is fed as the initial state of the next.
 """
 
 import collections
+import dataclasses
+import hashlib
 import os
+import stat
 from typing import Dict, Iterator, List, Tuple
 
+from absl import logging
 import numpy as np
 
 from common.errors import UserError
@@ -37,12 +41,22 @@ FILES = {"train": "ptb.train.txt", "valid": "ptb.valid.txt",
 EOS = "<eos>"
 
 
-def read_words(filename: str) -> List[str]:
-  """Words of a file, each newline replaced by ``<eos>``.
+BOM = "\ufeff"
+
+
+def _read_text(filename: str) -> str:
+  """A regular file's UTF-8 text, a leading byte-order mark removed.
 
   Raises:
-    UserError: missing/unreadable file, bytes that are not UTF-8, or no words.
+    UserError: missing, not a regular file (a FIFO would block forever),
+      unreadable, or not UTF-8.
   """
+  try:
+    mode = os.stat(filename).st_mode
+  except OSError as e:
+    raise UserError("cannot read %s: %s" % (filename, e.strerror)) from e
+  if not stat.S_ISREG(mode):
+    raise UserError("%s is not a regular file" % filename)
   try:
     with open(filename, "rb") as f:
       raw = f.read()
@@ -52,33 +66,77 @@ def read_words(filename: str) -> List[str]:
     text = raw.decode("utf-8")
   except UnicodeDecodeError as e:
     raise UserError("%s is not UTF-8 text (byte %d)" % (filename, e.start)) from e
-  words = text.replace("\n", " %s " % EOS).split()
+  if text.startswith(BOM):  # Else it would be glued to the first word.
+    logging.warning("%s starts with a UTF-8 byte-order mark; ignoring it",
+                    filename)
+    text = text[len(BOM):]
+  return text
+
+
+def split_words(text: str, spaced_eos: bool = False) -> List[str]:
+  """The tutorial's tokenization: ``text.replace("\n", "<eos>").split()``.
+
+  Pitfall: the tutorial puts no spaces around ``<eos>``, so a line that does
+  not end in a space glues it to its last word (``"i am\nrain"`` gives
+  ``am<eos>``). Every line of the PTB files ends in a space, so there both
+  forms give the same tokens; ``spaced_eos=True`` (``" <eos> "``) makes
+  ``<eos>`` a token of its own in any text.
+  """
+  return text.replace("\n", " %s " % EOS if spaced_eos else EOS).split()
+
+
+def read_words(filename: str, spaced_eos: bool = False) -> List[str]:
+  """Words of a file, each newline replaced by ``<eos>`` (:func:`split_words`).
+
+  Raises:
+    UserError: see :func:`_read_text`; or a file with no words.
+  """
+  words = split_words(_read_text(filename), spaced_eos)
   if not words:
     raise UserError("%s holds no words" % filename)
   return words
 
 
-def build_vocab(filename: str) -> Dict[str, int]:
+def build_vocab(filename: str, spaced_eos: bool = False) -> Dict[str, int]:
   """Word -> id, ordered by descending count, then word; ids from 0."""
-  counter = collections.Counter(read_words(filename))
+  counter = collections.Counter(read_words(filename, spaced_eos))
   pairs = sorted(counter.items(), key=lambda x: (-x[1], x[0]))
   return {word: i for i, (word, _) in enumerate(pairs)}
 
 
-def file_to_word_ids(filename: str, word_to_id: Dict[str, int]) -> List[int]:
+def file_to_word_ids(filename: str, word_to_id: Dict[str, int],
+                     spaced_eos: bool = False) -> List[int]:
   """Ids of the words of ``filename`` that are in the vocabulary.
 
   Like the tutorial, out-of-vocabulary words are dropped (PTB has none: its
   rare words are already ``<unk>``).
   """
-  return [word_to_id[w] for w in read_words(filename) if w in word_to_id]
+  return [word_to_id[w] for w in read_words(filename, spaced_eos)
+          if w in word_to_id]
 
 
-def ptb_raw_data(data_path: str) -> Tuple[List[int], List[int], List[int], int]:
-  """Loads the three PTB files from ``data_path``.
+def vocab_fingerprint(word_to_id: Dict[str, int]) -> str:
+  """sha256 (16 hex digits) of the words in id order: the same corpus
+  vocabulary gives the same fingerprint on any machine."""
+  words = sorted(word_to_id, key=word_to_id.get)
+  return hashlib.sha256("\n".join(words).encode("utf-8")).hexdigest()[:16]
 
-  Returns:
-    (train_ids, valid_ids, test_ids, vocabulary_size)
+
+@dataclasses.dataclass
+class PTBData:
+  """The three splits as word ids, and the vocabulary they were mapped by."""
+  train: List[int]
+  valid: List[int]
+  test: List[int]
+  word_to_id: Dict[str, int]
+
+  @property
+  def vocab_size(self) -> int:
+    return len(self.word_to_id)
+
+
+def load(data_path: str, spaced_eos: bool = False) -> PTBData:
+  """Loads the three PTB files from ``data_path`` (vocabulary from train).
 
   Raises:
     UserError: a missing directory or file, or a file that cannot be read.
@@ -87,14 +145,23 @@ def ptb_raw_data(data_path: str) -> Tuple[List[int], List[int], List[int], int]:
     raise UserError("PTB data directory %r not found; pass --data_path=DIR "
                     "holding %s" % (data_path, ", ".join(FILES.values())))
   paths = {k: os.path.join(data_path, v) for k, v in FILES.items()}
-  missing = [p for p in paths.values() if not os.path.isfile(p)]
+  missing = [p for p in paths.values() if not os.path.lexists(p)]
   if missing:
     raise UserError("missing PTB file(s): %s" % ", ".join(missing))
-  word_to_id = build_vocab(paths["train"])
-  return (file_to_word_ids(paths["train"], word_to_id),
-          file_to_word_ids(paths["valid"], word_to_id),
-          file_to_word_ids(paths["test"], word_to_id),
-          len(word_to_id))
+  word_to_id = build_vocab(paths["train"], spaced_eos)
+  ids = {k: file_to_word_ids(p, word_to_id, spaced_eos)
+         for k, p in paths.items()}
+  return PTBData(ids["train"], ids["valid"], ids["test"], word_to_id)
+
+
+def ptb_raw_data(data_path: str) -> Tuple[List[int], List[int], List[int], int]:
+  """The tutorial's function: ``(train_ids, valid_ids, test_ids, vocab size)``.
+
+  Raises:
+    UserError: see :func:`load`.
+  """
+  data = load(data_path)
+  return data.train, data.valid, data.test, data.vocab_size
 
 
 def epoch_size(num_words: int, batch_size: int, num_steps: int) -> int:

@@ -42,6 +42,8 @@ class RunOptions:
   inter_op_threads: int = 0  # 0 = TF default.
   save_path: Optional[str] = None  # Run directory; None = no checkpoints.
   checkpoint_every_secs: float = 600  # Mid-epoch saves; 0 = epoch ends only.
+  rnn_mode: str = "basic"  # basic | block | fused (model.RNN_MODES).
+  eval_mode: str = "fast"  # Test pass: fast (exact, chunked) | tutorial.
 
 
 @dataclasses.dataclass
@@ -182,6 +184,50 @@ def run_epoch(session: tf1.Session, model: model_lib.PTBModel, data,
                      words_per_sec=meter.rate(), seconds=meter.elapsed())
 
 
+FAST_EVAL_CHUNK = 1000  # Words per session.run in the fast Test pass.
+
+
+def run_stream(session: tf1.Session, model: model_lib.PTBModel, data,
+               chunk: int = FAST_EVAL_CHUNK, name: str = "data"
+               ) -> EpochResult:
+  """The Test pass of the tutorial, ``chunk`` words per ``session.run``.
+
+  The tutorial runs its Test graph (batch 1, num_steps 1) once per word:
+  predictions 1..N-1 of one stream, the state carried word to word. Here
+  ``model`` (the ``test_fast`` graph: batch 1, open time axis) takes ``chunk``
+  words at a time with the state carried chunk to chunk, and a last, shorter
+  chunk takes the rest: the same N-1 predictions, the same per-word losses
+  (summed in another order), the same perplexity, without a ``session.run``
+  per word.
+  """
+  ids = np.asarray(data, dtype=np.int32)
+  predictions = reader.check_batchable(len(ids), 1, 1, name)  # N - 1.
+  meter = Throughput(total_steps=predictions)
+  state = session.run(model.initial_state)
+  costs = 0.0
+  for start in range(0, predictions, chunk):
+    stop = min(start + chunk, predictions)
+    feed = {model.input_data: ids[None, start:stop],
+            model.targets: ids[None, start + 1:stop + 1]}
+    feed.update(model_lib.state_feed(model.initial_state, state))
+    cost, state = session.run([model.cost, model.final_state], feed)
+    check_finite_loss(cost, "%s words %d-%d" % (name, start, stop),
+                      what="loss")
+    costs += float(cost)
+    meter.update(steps=stop - start, units=stop - start)
+  return EpochResult(perplexity=float(np.exp(costs / predictions)),
+                     words_per_sec=meter.rate(), seconds=meter.elapsed())
+
+
+def test_pass(session: tf1.Session, models: model_lib.Models, data,
+              eval_mode: str) -> EpochResult:
+  """The Test perplexity: ``fast`` (:func:`run_stream`) or ``tutorial``
+  (:func:`run_epoch` on the batch-1, one-word Test graph)."""
+  if eval_mode == "tutorial":
+    return run_epoch(session, models.test, data, name="test")
+  return run_stream(session, models.test_fast, data, name="test")
+
+
 def _log_training_scalars(session, model, metrics: MetricsLog,
                           chunk_cost: float, mean_loss: float) -> None:
   """The tutorial's summaries "Training Loss" (the chunk's cost: summed over
@@ -201,25 +247,109 @@ class _Run:
   models: model_lib.Models
 
 
-def _load_data(config: configs.PTBConfig, data_path: str):
-  """Reads the three splits; checks vocabulary and lengths before any work."""
-  train_data, valid_data, test_data, vocab = reader.ptb_raw_data(data_path)
-  if vocab > config.vocab_size:
+def _load_data(config: configs.PTBConfig, data_path: str) -> reader.PTBData:
+  """Reads the three splits; checks vocabulary and lengths before any work.
+
+  Raises:
+    UserError: unreadable files, more words than ``vocab_size``, a split too
+      short for one chunk.
+  """
+  data = reader.load(data_path)
+  if data.vocab_size > config.vocab_size:
     raise UserError("the data has %d words but vocab_size=%d; set "
-                    "--vocab_size=%d" % (vocab, config.vocab_size, vocab))
+                    "--vocab_size=%d" % (data.vocab_size, config.vocab_size,
+                                         data.vocab_size))
+  if data.vocab_size < config.vocab_size:
+    logging.warning("the data has %d words, vocab_size=%d: rows %d.. of the "
+                    "embedding and softmax are never used", data.vocab_size,
+                    config.vocab_size, data.vocab_size)
   test_config = configs.eval_config(config)
-  for name, data, cfg in (("train", train_data, config),
-                          ("valid", valid_data, config),
-                          ("test", test_data, test_config)):
-    reader.check_batchable(len(data), cfg.batch_size, cfg.num_steps, name)
-  return train_data, valid_data, test_data
+  for name, ids, cfg in (("train", data.train, config),
+                         ("valid", data.valid, config),
+                         ("test", data.test, test_config)):
+    reader.check_batchable(len(ids), cfg.batch_size, cfg.num_steps, name)
+  return data
+
+
+def vocab_record(data: reader.PTBData) -> Dict[str, Any]:
+  """What a run saves of its vocabulary: size and fingerprint."""
+  return {"size": data.vocab_size,
+          "sha256_16": reader.vocab_fingerprint(data.word_to_id)}
+
+
+def check_vocab(saved: Optional[Dict[str, Any]], data: reader.PTBData,
+                where: str) -> None:
+  """Refuses data whose vocabulary is not the one ``where`` was trained on.
+
+  Word ids index the embedding and the softmax: another corpus's ids give
+  meaningless perplexities with no error. Checkpoints that saved no
+  vocabulary (the original tutorial's) are accepted with a logged note.
+
+  Raises:
+    UserError: the fingerprints differ.
+  """
+  vocab = (saved or {}).get("vocab")
+  if not isinstance(vocab, dict):
+    logging.info("%s has no saved vocabulary (e.g. a tutorial checkpoint); "
+                 "the data's is assumed to be the one it was trained on",
+                 where)
+    return
+  ours = vocab_record(data)
+  if vocab != ours:
+    raise UserError(
+        "%s was trained on another vocabulary (%s words, fingerprint %s); "
+        "this data has %d words, fingerprint %s: use the corpus it was "
+        "trained on" % (where, vocab.get("size"), vocab.get("sha256_16"),
+                        ours["size"], ours["sha256_16"]))
+
+
+# Memory model of a training run, in float32 values (checked before any
+# graph or run directory exists). Measured: small 673 MB and medium 1,535 MB
+# peak RSS, about 4x the values below plus TensorFlow's ~400 MB.
+_BYTES_PER_VALUE = 4
+_TF_BASE_BYTES = 400 * 2**20
+
+
+def estimate_memory_bytes(config: configs.PTBConfig) -> int:
+  """Rough peak memory of training ``config``: weights, gradients and the
+  SGD update (x3), plus logits and LSTM activations kept for backprop."""
+  h, v, layers = config.hidden_size, config.vocab_size, config.num_layers
+  params = 2 * v * h + v + layers * (8 * h * h + 4 * h)
+  words = config.batch_size * config.num_steps
+  activations = words * (3 * v + 12 * h * layers)
+  return int(_TF_BASE_BYTES + 4 * _BYTES_PER_VALUE * (3 * params + activations))
+
+
+def check_fits_in_memory(config: configs.PTBConfig) -> None:
+  """UserError when :func:`estimate_memory_bytes` exceeds the memory this
+  machine has available (``MemAvailable``; unknown = not checked)."""
+  available = _available_memory_bytes()
+  need = estimate_memory_bytes(config)
+  if available is not None and need > available:
+    raise UserError(
+        "this config needs about %.1f GB of memory (hidden_size=%d, "
+        "vocab_size=%d, num_layers=%d) and %.1f GB are available; use a "
+        "smaller model" % (need / 1e9, config.hidden_size, config.vocab_size,
+                           config.num_layers, available / 1e9))
+
+
+def _available_memory_bytes() -> Optional[int]:
+  try:
+    with open("/proc/meminfo") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024
+  except (OSError, ValueError, IndexError):
+    pass
+  return None
 
 
 def _build(config: configs.PTBConfig, options: RunOptions,
            seed: Optional[int]) -> _Run:
   graph, models = session_lib.build_graph(
       lambda: model_lib.build_models(config, configs.eval_config(config),
-                                     dropout_seed=seed or 0),
+                                     dropout_seed=seed or 0,
+                                     rnn_mode=options.rnn_mode),
       seed, options.deterministic)
   session = session_lib.make_session(graph, options.intra_op_threads,
                                      options.inter_op_threads)
@@ -250,7 +380,41 @@ def resolve_seed(flag_seed: Optional[int],
 
 
 _STATE_TYPES = {"epoch": int, "history": list, "seed": int,
-                "position": dict}
+                "position": dict, "vocab": dict}
+
+
+def _adopt_tutorial_checkpoint(session: tf1.Session, save_path: str) -> None:
+  """A run directory with checkpoints but no ``train_state.json`` (the
+  tutorial's Supervisor writes that): restore its weights and global step
+  and start at epoch 1, as the tutorial's Supervisor does on a restart."""
+  latest = tf1.train.latest_checkpoint(save_path)
+  if latest is None:
+    return
+  path, naming = restore_model_weights(session, latest)
+  global_step = tf1.train.get_global_step()
+  if global_step.op.name in dict(tf1.train.list_variables(path)):
+    tf1.train.Saver([global_step]).restore(session, path)
+  logging.info("%s holds a checkpoint without train_state.json (%s names): "
+               "restored its weights; training starts at epoch 1, as the "
+               "tutorial's Supervisor does after a restart", path, naming)
+
+
+def restore_model_weights(session: tf1.Session, checkpoint: str
+                          ) -> Tuple[str, str]:
+  """Restores ``Model/...`` from a checkpoint of any mode or origin.
+
+  Returns:
+    ``(checkpoint prefix, naming)``: naming is ``basic`` (this port's and
+    the tutorial's BASIC mode) or ``block`` (the tutorial's BLOCK mode,
+    ``.../cell_{i}/lstm_cell/...``).
+  """
+  path = ckpt_lib.find_checkpoint(checkpoint)
+  stored = ckpt_lib.checkpoint_names(path)
+  var_list, naming = model_lib.checkpoint_var_list(
+      model_lib.weight_variables(), stored)
+  ckpt_lib.check_variable_shapes(path, var_list)
+  ckpt_lib.restore_checkpoint(session, tf1.train.Saver(var_list), path)
+  return path, naming
 
 
 def _resume_point(state: Dict[str, Any], config: configs.PTBConfig,
@@ -298,10 +462,11 @@ class _MidEpochSaver:
   """
 
   def __init__(self, checkpointer, session, seed: int, metrics: MetricsLog,
-               every_secs: float):
+               every_secs: float, vocab: Dict[str, Any]):
     self._checkpointer = checkpointer
     self._session = session
     self._seed = seed
+    self._vocab = vocab
     self._metrics = metrics
     self._timer = ckpt_lib.SaveTimer(every_secs)
 
@@ -318,7 +483,8 @@ class _MidEpochSaver:
         self._checkpointer.save(
             self._session, self._global_step(),
             dict(epoch=epoch, history=self._metrics.record["epochs"],
-                 seed=self._seed, position=position.to_json()),
+                 seed=self._seed, vocab=self._vocab,
+                 position=position.to_json()),
             arrays=position.arrays())
         self._timer.reset()
         logging.info("Saved mid-epoch checkpoint (epoch %d, step %d)",
@@ -332,8 +498,9 @@ class _MidEpochSaver:
         "Validation Loss": math.log(record["valid_perplexity"])})
     if self._checkpointer is not None:
       history = self._metrics.record["epochs"] + [record]
-      self._checkpointer.save(self._session, global_step,
-                              dict(record, history=history, seed=self._seed))
+      self._checkpointer.save(
+          self._session, global_step,
+          dict(record, history=history, seed=self._seed, vocab=self._vocab))
       self._timer.reset()
     self._metrics.add_epoch(**record)
 
@@ -365,11 +532,15 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   Raises:
     UserError: bad data, a save_path of another config, a non-finite loss.
   """
-  train_data, valid_data, test_data = _load_data(config, data_path)
+  data = _load_data(config, data_path)
   config_dict = dict(config_lib.to_dict(config), model=model_name)
   logging.info("PTB config %s: %s", model_name, config_dict)
+  logging.info("Run options: %s", dataclasses.asdict(options))
+  check_fits_in_memory(config)
   saved = (ckpt_lib.saved_state(options.save_path, _STATE_TYPES)
            if options.save_path else None)
+  if saved is not None:
+    check_vocab(saved, data, options.save_path)
   seed = resolve_seed(options.seed, saved)
   run = _build(config, options, seed)
   checkpointer = None
@@ -387,22 +558,24 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
     state = checkpointer.restore(session) if checkpointer else None
     if state is not None:
       start_epoch, position = _resume_point(state, config, metrics)
+    elif options.save_path:
+      _adopt_tutorial_checkpoint(session, options.save_path)
     metrics.start_attempt(seed=seed, start_epoch=start_epoch,
                           start_step=position.step if position else 0)
     saver = _MidEpochSaver(checkpointer, session, seed, metrics,
-                           options.checkpoint_every_secs)
+                           options.checkpoint_every_secs, vocab_record(data))
     for i in range(start_epoch, config.max_max_epoch):
       m.train.assign_lr(session, config.lr_for_epoch(i))
       lr = session.run(m.train.lr)
       logging.info("Epoch: %d Learning rate: %.3f", i + 1, lr)
       train_result = run_epoch(
-          session, m.train, train_data, train_op=m.train.train_op,
+          session, m.train, data.train, train_op=m.train.train_op,
           verbose=True, metrics=metrics, name="train", start=position,
           on_chunk=saver.hook(i), epochs_after=config.max_max_epoch - i - 1)
       position = None
       logging.info("Epoch: %d Train Perplexity: %.3f", i + 1,
                    train_result.perplexity)
-      valid_result = run_epoch(session, m.valid, valid_data, name="valid")
+      valid_result = run_epoch(session, m.valid, data.valid, name="valid")
       logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
                    valid_result.perplexity)
       saver.end_epoch(i, dict(
@@ -411,7 +584,7 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
           valid_perplexity=valid_result.perplexity,
           train_words_per_sec=train_result.words_per_sec,
           seconds=train_result.seconds + valid_result.seconds))
-    test_result = run_epoch(session, m.test, test_data, name="test")
+    test_result = test_pass(session, m, data.test, options.eval_mode)
     logging.info("Test Perplexity: %.3f", test_result.perplexity)
   epochs = metrics.record["epochs"]
   measured = {"test": test_result.perplexity}
@@ -432,7 +605,8 @@ def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
   """Restores the weights at ``checkpoint``; reports valid and test perplexity.
 
   Only ``Model/...`` weights are restored, so checkpoints of the original
-  TF tutorial (BASIC mode) load as well as this port's.
+  TF tutorial (BASIC and BLOCK mode names) load as well as this port's, into
+  any ``rnn_mode``. A run directory's saved vocabulary must match the data's.
 
   Args:
     model_name: preset name (for the comparison).
@@ -444,15 +618,15 @@ def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
   Returns:
     ``{"valid": ppl, "test": ppl}``.
   """
-  _, valid_data, test_data = _load_data(config, data_path)
+  data = _load_data(config, data_path)
+  check_vocab(ckpt_lib.state_near(checkpoint), data, checkpoint)
   run = _build(config, options, options.seed)
   with run.graph.as_default(), run.session as session:
-    path = ckpt_lib.restore_weights(session, checkpoint,
-                                    model_lib.weight_variables())
-    logging.info("Restored %s", path)
-    valid = run_epoch(session, run.models.valid, valid_data, name="valid")
+    path, naming = restore_model_weights(session, checkpoint)
+    logging.info("Restored %s (%s-mode names)", path, naming)
+    valid = run_epoch(session, run.models.valid, data.valid, name="valid")
     logging.info("Valid Perplexity: %.3f", valid.perplexity)
-    test = run_epoch(session, run.models.test, test_data, name="test")
+    test = test_pass(session, run.models, data.test, options.eval_mode)
     logging.info("Test Perplexity: %.3f", test.perplexity)
   result = {"valid": valid.perplexity, "test": test.perplexity}
   log_comparison(model_name, comparison(model_name, result))

@@ -48,19 +48,58 @@ class WordsAndVocabTest(absltest.TestCase):
     super().setUp()
     self.dir = self.create_tempdir().full_path
 
-  def test_newlines_become_eos(self):
-    path = _write(self.dir, "a.txt", b" the cat\n sat \n")
+  def test_newlines_become_eos_as_in_the_tutorial(self):
+    # The tutorial's reader_test string; its replace("\n", "<eos>") glues
+    # <eos> to a line's last word unless the line ends in a space.
+    path = _write(self.dir, "a.txt", "\n".join(
+        [" hello there i am", " rain as day",
+         " want some cheesy puffs ?"]).encode())
+    self.assertEqual(reader.read_words(path),
+                     ["hello", "there", "i", "am<eos>", "rain", "as",
+                      "day<eos>", "want", "some", "cheesy", "puffs", "?"])
+    self.assertEqual(reader.read_words(path, spaced_eos=True),
+                     ["hello", "there", "i", "am", "<eos>", "rain", "as",
+                      "day", "<eos>", "want", "some", "cheesy", "puffs",
+                      "?"])
+    path = _write(self.dir, "b.txt", b" the cat \n sat \n")
     self.assertEqual(reader.read_words(path),
                      ["the", "cat", "<eos>", "sat", "<eos>"])
 
+  def test_tutorial_raw_data_returns_four_things(self):
+    for split in ("train", "valid", "test"):
+      _write(self.dir, "ptb.%s.txt" % split, b" hello there i am\n rain\n")
+    train, valid, test, vocab = reader.ptb_raw_data(self.dir)
+    self.assertEqual(vocab, 5)  # hello there i am<eos> rain
+    self.assertEqual(train, valid)
+    self.assertEqual(train, test)
+    self.assertLen(train, 5)
+
+  def test_byte_order_mark_is_stripped(self):
+    path = _write(self.dir, "a.txt", b"\xef\xbb\xbfthe cat \n")
+    with self.assertLogs(level="WARNING") as logs:
+      self.assertEqual(reader.read_words(path), ["the", "cat", "<eos>"])
+    self.assertIn("byte-order mark", logs.output[0])
+
+  def test_fifo_is_not_a_regular_file(self):
+    path = os.path.join(self.dir, "ptb.valid.txt")
+    os.mkfifo(path)  # Opening it would block: it must not be opened.
+    with self.assertRaisesRegex(UserError, "not a regular file"):
+      reader.read_words(path)
+
+  def test_vocab_fingerprint(self):
+    a = reader.vocab_fingerprint({"the": 0, "cat": 1})
+    self.assertEqual(a, reader.vocab_fingerprint({"cat": 1, "the": 0}))
+    self.assertNotEqual(a, reader.vocab_fingerprint({"the": 1, "cat": 0}))
+    self.assertLen(a, 16)
+
   def test_vocab_by_count_then_word(self):
-    path = _write(self.dir, "a.txt", b"b a c b\nc b\n")
+    path = _write(self.dir, "a.txt", b"b a c b \n c b \n")
     # counts: b 3, <eos> 2, c 2, a 1; ties broken by the word itself.
     self.assertEqual(reader.build_vocab(path),
                      {"b": 0, "<eos>": 1, "c": 2, "a": 3})
 
   def test_word_ids_drop_unknown_words(self):
-    path = _write(self.dir, "a.txt", b"a b zz\n")
+    path = _write(self.dir, "a.txt", b"a b zz \n")
     self.assertEqual(reader.file_to_word_ids(path, {"a": 0, "b": 1,
                                                     "<eos>": 2}), [0, 1, 2])
 
@@ -97,6 +136,17 @@ class RealDataTest(absltest.TestCase):
         os.path.join(testutil.data_dir("ptb"), "ptb.train.txt"))
     self.assertEqual(word_to_id["the"], 0)
     self.assertEqual(word_to_id["<unk>"], 1)
+
+  def test_both_eos_forms_give_the_same_tokens_on_ptb(self):
+    # Every PTB line ends in a space, so the tutorial's form is safe there.
+    for name in reader.FILES.values():
+      path = os.path.join(testutil.data_dir("ptb"), name)
+      self.assertEqual(reader.read_words(path),
+                       reader.read_words(path, spaced_eos=True), msg=name)
+    data = reader.load(testutil.data_dir("ptb"))
+    # Pinned: a change here means another vocabulary (order or words).
+    self.assertEqual(reader.vocab_fingerprint(data.word_to_id),
+                     "135c1cdfba9ba262")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ SENTENCES = ["the cat sat on the mat", "a dog ran in the park",
 def write_tiny_corpus(directory, repeats=(240, 8, 8)):
   """Writes ptb.{train,valid,test}.txt made of four repeated sentences."""
   for name, n in zip(("train", "valid", "test"), repeats):
-    lines = [SENTENCES[i % len(SENTENCES)] for i in range(n)]
+    # PTB's line format: a space at both ends (see reader.split_words).
+    lines = [" %s " % SENTENCES[i % len(SENTENCES)] for i in range(n)]
     with open(os.path.join(directory, "ptb.%s.txt" % name), "w") as f:
       f.write("\n".join(lines) + "\n")
   return directory
@@ -214,7 +215,7 @@ class CommandLineTest(absltest.TestCase):
     short_valid = self.create_tempdir("short").full_path
     write_tiny_corpus(short_valid)
     with open(os.path.join(short_valid, "ptb.valid.txt"), "w") as f:
-      f.write("the cat\n")
+      f.write(" the cat \n")
     cases = [
         (["--data_path=/nonexistent/ptb"], "not found"),
         (["--data_path=" + short_valid, "--save_path=" + os.path.join(

@@ -1,0 +1,414 @@
+"""common/report.py on the real records in docs/results, bad input, plots."""
+
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from unittest import mock
+
+from absl.testing import absltest
+
+from common import report
+from common.errors import UserError
+from tests import testutil
+
+RESULTS = os.path.join(testutil.REPO_ROOT, "docs", "results")
+PTB_SMALL = os.path.join(RESULTS, "ptb_small")
+MNIST = os.path.join(RESULTS, "mnist_rnn")
+IMDB = os.path.join(RESULTS, "imdb")
+
+
+def _run_dirs():
+  """Every run directory under docs/results that has a metrics.json."""
+  found = []
+  for root, _, files in os.walk(RESULTS):
+    if report.METRICS_FILE in files:
+      found.append(root)
+  return sorted(found)
+
+
+def _cli(*args, cwd=testutil.REPO_ROOT):
+  return subprocess.run([sys.executable, "-m", "common.report", *args],
+                        cwd=cwd, capture_output=True, text=True, timeout=120,
+                        env=dict(os.environ, PYTHONPATH=testutil.REPO_ROOT))
+
+
+def _copy_run(src, dst, **config_changes):
+  """Copies a run's metrics files into ``dst``, changing config fields."""
+  os.makedirs(dst, exist_ok=True)
+  for name in (report.METRICS_FILE, report.EVENTS_FILE):
+    if os.path.exists(os.path.join(src, name)):
+      shutil.copy(os.path.join(src, name), dst)
+  if config_changes:
+    path = os.path.join(dst, report.METRICS_FILE)
+    with open(path) as f:
+      record = json.load(f)
+    record["config"].update(config_changes)
+    with open(path, "w") as f:
+      json.dump(record, f)
+  return dst
+
+
+class ReadRealRecordsTest(absltest.TestCase):
+
+  def test_ptb_small(self):
+    run = report.load_run(PTB_SMALL)
+    self.assertEqual((run.workload, run.model, run.preset, run.overrides),
+                     ("ptb", None, "small", {}))
+    self.assertEqual(run.values(), {"train": 40.9845085144043,
+                                    "valid": 119.61278533935547,
+                                    "test": 114.6438980102539})
+    self.assertEqual(run.progress, "13 of 13 epochs")
+    (panel,) = run.panels
+    self.assertEqual([s.label for s in panel.series], ["train", "valid"])
+    self.assertEqual(panel.series[0].x, tuple(range(1, 14)))
+    self.assertAlmostEqual(panel.series[1].y[-1], 119.61278533935547)
+    published = {(p.label, p.x, p.y) for p in panel.points if p.published}
+    self.assertIn(("TF tutorial (small): test", 13, 115.91), published)
+    self.assertLen(published, 5)
+
+  def test_mnist_preset_is_found_from_the_fields(self):
+    run = report.load_run(os.path.join(MNIST, "bidirectional_medium"))
+    self.assertEqual((run.workload, run.model, run.preset, run.overrides),
+                     ("mnist_rnn", "bidirectional", "medium", {}))
+    self.assertEqual(run.seed, 1)
+    self.assertAlmostEqual(run.values()["test"], 98.88)
+    v1 = report.load_run(os.path.join(MNIST, "bidirectional_medium_v1"))
+    self.assertEqual(v1.preset, "medium")
+    self.assertEqual(v1.overrides, {"keep_prob": (0.5, 0.8),
+                                    "batch_size": (128, 200),
+                                    "lr_decay_steps": (4000, 3000),
+                                    "max_steps": (12000, 9000)})
+    merge = report.load_run(os.path.join(MNIST,
+                                         "bidirectional_small_seedmerge"))
+    self.assertEqual((merge.preset, merge.overrides),
+                     ("small", {"bi_merge": ("final", "seed")}))
+
+  def test_mnist_curves_come_from_the_event_stream(self):
+    run = report.load_run(os.path.join(MNIST, "stacked_small"))
+    accuracy, loss = run.panels
+    train, valid = accuracy.series
+    self.assertEqual(train.x, (200, 400, 600, 800, 1000))
+    self.assertAlmostEqual(train.y[0], 89.84375)
+    self.assertEqual(valid.x, (500, 1000))
+    self.assertEqual(valid.y, (95.56, 97.28))
+    self.assertEqual([p.y for p in loss.points], [0.10922688134014606])
+    self.assertEqual(run.references, [])  # small: none published.
+
+  def test_imdb_seed_and_preset(self):
+    run = report.load_run(os.path.join(IMDB, "seed003_seed1"))
+    self.assertEqual((run.workload, run.preset, run.seed, run.overrides),
+                     ("imdb", "seed003", 1, {}))
+    self.assertEqual(list(run.values()), [
+        "test_accuracy", "test_loss", "train_accuracy", "train_loss",
+        "valid_accuracy", "valid_loss"])
+    self.assertAlmostEqual(run.values()["test_accuracy"], 0.84112, places=6)
+
+  def test_published_rows_equal_the_ones_training_wrote(self):
+    runs = _run_dirs()
+    self.assertGreaterEqual(len(runs), 30)
+    compared = 0
+    for path in runs:
+      with open(os.path.join(path, report.METRICS_FILE)) as f:
+        written = json.load(f).get("comparison") or []
+      run = report.load_run(path)
+      rows = report.compare.compare(run.values(), run.references)
+      self.assertLen(rows, len(written), msg=path)
+      for mine, theirs in zip(rows, written):
+        self.assertEqual((mine["source"], mine["metric"], mine["published"]),
+                         (theirs["source"], theirs["metric"],
+                          theirs["published"]), msg=path)
+        self.assertAlmostEqual(mine["delta_pct"], theirs["delta_pct"],
+                               places=9, msg=path)
+        compared += 1
+    self.assertGreaterEqual(compared, 20)
+
+
+class CommandTest(absltest.TestCase):
+
+  def test_text_report_of_ptb_small(self):
+    result = _cli(PTB_SMALL, "--noplot")
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertIn("workload ptb, preset small, seed -", result.stdout)
+    self.assertRegex(result.stdout,
+                     r"TF tutorial \(small\)\s+train\s+37\.99\s+40\.9845"
+                     r"\s+\+7\.88%")
+    self.assertNotIn("PASS", result.stdout)  # No gate without --tolerance.
+
+  def test_tolerance_names_the_number_outside(self):
+    result = _cli(PTB_SMALL, "--noplot", "--tolerance=5")
+    self.assertEqual(result.returncode, 1, result.stderr)
+    self.assertIn("FAIL: 1 number(s) outside 5%:", result.stdout)
+    self.assertIn("ptb_small: train vs TF tutorial (small): +7.88%",
+                  result.stdout)
+    result = _cli(PTB_SMALL, "--noplot", "--tolerance=7.9")
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertIn("PASS: every number within 7.9%", result.stdout)
+
+  def test_against_another_run_number_by_number(self):
+    result = _cli(os.path.join(IMDB, "seed003"), "--noplot",
+                  "--against=%s" % os.path.join(IMDB, "seed003_seed3"),
+                  "--tolerance=5", "--json")
+    self.assertEqual(result.returncode, 1, result.stderr)
+    out = json.loads(result.stdout)
+    (run,) = out["runs"]
+    rows = {r["metric"]: r for r in run["against"]["rows"]}
+    self.assertAlmostEqual(rows["test_accuracy"]["delta_pct"],
+                           100 * (0.86108 - 0.86476) / 0.86476, places=3)
+    self.assertEqual(run["against"]["config_changes"],
+                     {"seed": {"this": 22, "other": 3}})
+    self.assertEqual(sorted(o["metric"] for o in out["outside"]),
+                     ["test_loss", "train_loss"])
+    # A run against itself: every delta 0, inside a zero tolerance.
+    same = _cli(PTB_SMALL, "--noplot", "--against=%s" % PTB_SMALL,
+                "--tolerance=0", "--markdown")
+    self.assertEqual(same.returncode, 0, same.stderr)
+    self.assertIn("| test perplexity | 114.644 | 114.644 | +0.00% |",
+                  same.stdout)
+    self.assertIn("PASS: every number within 0%", same.stdout)
+
+  def test_several_runs_and_markdown(self):
+    result = _cli(os.path.join(MNIST, "stacked_small"),
+                  os.path.join(MNIST, "stacked_large"), "--markdown",
+                  "--noplot")
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertIn("### `%s`" % os.path.join(MNIST, "stacked_small"),
+                  result.stdout)
+    self.assertIn("No published numbers for mnist_rnn stacked/small.",
+                  result.stdout)
+    self.assertIn("| issue #3 target, test acc. % | test | 98.8 | 99.21 | "
+                  "+0.41% |", result.stdout)
+
+
+class BadInputTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.tmp = self.create_tempdir().full_path
+
+  def _error(self, needle, *args):
+    result = _cli(*args)
+    testutil.assert_one_line_error(self, result, needle)
+    self.assertEqual(result.stdout, "")
+    return result
+
+  def test_no_metrics_json(self):
+    self._error("no metrics.json in %s" % self.tmp, self.tmp, "--noplot")
+    self._error("not found", os.path.join(self.tmp, "absent"))
+
+  def test_truncated_metrics_json(self):
+    run = os.path.join(self.tmp, "run")
+    os.makedirs(run)
+    with open(os.path.join(PTB_SMALL, report.METRICS_FILE)) as f:
+      text = f.read()
+    with open(os.path.join(run, report.METRICS_FILE), "w") as f:
+      f.write(text[:len(text) // 2])
+    self._error("is not valid JSON (truncated?)", run)
+
+  def test_not_a_run_record(self):
+    run = os.path.join(self.tmp, "run")
+    os.makedirs(run)
+    with open(os.path.join(run, report.METRICS_FILE), "w") as f:
+      json.dump({"config": {"color": "blue"}}, f)
+    self._error("is none of ptb, mnist_rnn, imdb", run)
+    with open(os.path.join(run, report.METRICS_FILE), "w") as f:
+      json.dump([1, 2], f)
+    self._error("is not a run record", run)
+
+  def test_against_another_workload_or_preset(self):
+    self._error("another workload or preset", os.path.join(IMDB, "seed003"),
+                "--against=%s" % PTB_SMALL)
+    self._error("(imdb seed003) with", os.path.join(IMDB, "seed003"),
+                "--against=%s" % os.path.join(IMDB, "seed000"))
+    self._error("(mnist_rnn stacked/medium)",
+                os.path.join(MNIST, "stacked_medium"),
+                "--against=%s" % os.path.join(MNIST, "bidirectional_medium"))
+
+  def test_bad_flags(self):
+    self._error("exclude each other", PTB_SMALL, "--json", "--markdown")
+    self._error("--tolerance must be a percentage >= 0", PTB_SMALL,
+                "--tolerance=-1")
+    self._error("give at least one run directory")
+
+
+class ApiFieldTest(absltest.TestCase):
+
+  def test_api_is_shown_and_runs_of_both_apis_compare(self):
+    tmp = self.create_tempdir().full_path
+    tf2 = _copy_run(PTB_SMALL, os.path.join(tmp, "tf2"), api="tf2")
+    out = io.StringIO()
+    status = report.report([tf2], against=PTB_SMALL, tolerance=0.0,
+                           plot=False, out=out)
+    self.assertEqual(status, 0)
+    self.assertIn("workload ptb, preset small, api tf2, seed -",
+                  out.getvalue())
+    self.assertIn("configs differ: api tf2 vs None", out.getvalue())
+
+
+class ToleranceTest(absltest.TestCase):
+
+  def test_a_number_missing_on_one_side_is_outside(self):
+    tmp = self.create_tempdir().full_path
+    unfinished = _copy_run(PTB_SMALL, os.path.join(tmp, "r"))
+    path = os.path.join(unfinished, report.METRICS_FILE)
+    with open(path) as f:
+      record = json.load(f)
+    del record["test_perplexity"]
+    with open(path, "w") as f:
+      json.dump(record, f)
+    out = io.StringIO()
+    status = report.report([unfinished], against=PTB_SMALL, tolerance=1.0,
+                           plot=False, out=out)
+    self.assertEqual(status, 1)
+    self.assertIn("r: test vs %s: missing on one side" % PTB_SMALL,
+                  out.getvalue())
+
+
+class EventStreamTest(absltest.TestCase):
+
+  def test_resumed_steps_replace_earlier_lines_and_a_torn_tail_is_skipped(
+      self):
+    tmp = self.create_tempdir().full_path
+    run = _copy_run(os.path.join(MNIST, "stacked_small"),
+                    os.path.join(tmp, "r"))
+    with open(os.path.join(run, report.EVENTS_FILE), "a") as f:
+      f.write(json.dumps({"kind": "scalars", "step": 400, "attempt": 2,
+                          "train_accuracy": 0.5, "train_loss": 9.0}) + "\n")
+      f.write('{"kind": "scal')  # Killed while writing.
+    train = report.load_run(run).panels[0].series[0]
+    self.assertEqual(train.x, (200, 400, 600, 800, 1000))
+    self.assertEqual(train.y[1], 50.0)
+
+  def test_a_torn_line_inside_is_an_error(self):
+    tmp = self.create_tempdir().full_path
+    run = _copy_run(os.path.join(MNIST, "stacked_small"),
+                    os.path.join(tmp, "r"))
+    path = os.path.join(run, report.EVENTS_FILE)
+    with open(path) as f:
+      lines = f.readlines()
+    lines[2] = lines[2][:10] + "\n"
+    with open(path, "w") as f:
+      f.writelines(lines)
+    with self.assertRaisesRegex(UserError, r"metrics.jsonl line 3 is not "
+                                r"JSON"):
+      report.load_run(run)
+
+
+class PlotTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.tmp = self.create_tempdir().full_path
+    if report.load_pyplot() is None:
+      self.fail("matplotlib is needed for the plot tests: %s" %
+                report.INSTALL_HINT)
+
+  def test_png_beside_metrics_json(self):
+    run = _copy_run(PTB_SMALL, os.path.join(self.tmp, "ptb"))
+    out = io.StringIO()
+    self.assertEqual(report.report([run], out=out), 0)
+    png = os.path.join(run, report.PLOT_FILE)
+    with open(png, "rb") as f:
+      self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+    self.assertIn("plot: %s" % png, out.getvalue())
+    self.assertFalse([n for n in os.listdir(run) if ".tmp" in n])
+    self.assertEqual(stat.S_IMODE(os.stat(png).st_mode) & 0o044, 0o044)
+
+  def test_against_draws_the_other_runs_curves_dashed(self):
+    plt = report.load_pyplot()
+    run = report.load_run(os.path.join(IMDB, "seed003"))
+    other = report.load_run(os.path.join(IMDB, "seed003_seed1"))
+    figures = []
+    with mock.patch.object(plt, "close", side_effect=figures.append):
+      report.plot_run(plt, run, other, os.path.join(self.tmp, "a.png"))
+    (fig,) = figures
+    accuracy_axes = fig.axes[0]
+    styles = [line.get_linestyle() for line in accuracy_axes.lines]
+    self.assertEqual(styles, ["-", "-", "--", "--"])  # train, valid x 2.
+    labels = accuracy_axes.get_legend_handles_labels()[1]
+    self.assertIn("published seed 003 (Keras, LSTM 32): test_accuracy",
+                  labels)
+    self.assertIn("seed003_seed1: test (measured)", labels)
+    plt.close(fig)
+
+  def test_read_only_run_needs_plot_dir(self):
+    run = _copy_run(PTB_SMALL, os.path.join(self.tmp, "ro"))
+    real_access = os.access
+    def access(path, mode):
+      return False if os.path.abspath(path) == run else real_access(path,
+                                                                    mode)
+    out = io.StringIO()
+    with mock.patch.object(report.os, "access", side_effect=access):
+      with self.assertRaisesRegex(UserError, "pass --plot_dir=DIR or "
+                                  "--noplot"):
+        report.report([run], out=out)
+      self.assertEqual(out.getvalue(), "")  # Nothing half-written.
+      plots = os.path.join(self.tmp, "plots")
+      os.makedirs(plots)
+      self.assertEqual(report.report([run], plot_dir=plots, out=out), 0)
+    self.assertTrue(os.path.isfile(os.path.join(plots, "ro.png")))
+    self.assertFalse(os.path.exists(os.path.join(run, report.PLOT_FILE)))
+
+  def test_without_matplotlib_one_line_and_the_text_report(self):
+    run = _copy_run(PTB_SMALL, os.path.join(self.tmp, "ptb"))
+    with mock.patch.dict(sys.modules, {"matplotlib": None}):
+      self.assertIsNone(report.load_pyplot())
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.object(report, "load_pyplot", return_value=None):
+      self.assertEqual(report.report([run], out=out, err=err), 0)
+    self.assertEqual(err.getvalue(), "note: matplotlib is not installed, so "
+                     "no report.png; pip install .[report]\n")
+    self.assertIn("test perplexity              114.644", out.getvalue())
+    self.assertFalse(os.path.exists(os.path.join(run, report.PLOT_FILE)))
+
+
+class RunShTest(absltest.TestCase):
+  """run.sh's main job reports the run it made and keeps training's status."""
+
+  def _fake_checkout(self, train_status):
+    root = self.create_tempdir().full_path
+    for name in ("run.sh", "setup.py"):
+      shutil.copy(os.path.join(testutil.REPO_ROOT, name), root)
+    bin_dir = os.path.join(root, ".venv", "bin")
+    os.makedirs(bin_dir)
+    digest = subprocess.run(["sha256sum", "setup.py"], cwd=root, text=True,
+                            capture_output=True, check=True).stdout[:16]
+    open(os.path.join(root, ".venv", ".installed-" + digest), "w").close()
+    python = os.path.join(bin_dir, "python")
+    with open(python, "w") as f:  # Training writes a record; report echoes.
+      f.write("""#!/bin/sh
+if [ "$1" = "-m" ]; then echo "REPORT $*"; exit 2; fi
+for a in "$@"; do case "$a" in --save_path=*) d=${a#--save_path=};; esac; done
+mkdir -p "$d" && echo '{}' > "$d/metrics.json"
+echo "TRAIN $*"
+exit %d
+""" % train_status)
+    os.chmod(python, 0o755)
+    return root
+
+  def test_report_after_training_with_trainings_status(self):
+    root = self._fake_checkout(train_status=3)
+    result = subprocess.run(["bash", "run.sh", "--save_path=runs/x"],
+                            cwd=root, capture_output=True, text=True,
+                            timeout=60, env=dict(os.environ, DATA_DIR="d"))
+    self.assertEqual(result.returncode, 3, result.stderr)
+    lines = result.stdout.splitlines()
+    self.assertEqual(lines[0], "TRAIN ptb/ptb_word_lm.py --model=small "
+                     "--data_path=d/ptb --download --save_path=runs/ptb_small "
+                     "--save_path=runs/x")
+    self.assertEqual(lines[1], "REPORT -m common.report runs/x")
+    # Training succeeded, the report failed: still training's status (0).
+    root = self._fake_checkout(train_status=0)
+    result = subprocess.run(["bash", "run.sh"], cwd=root, capture_output=True,
+                            text=True, timeout=60,
+                            env=dict(os.environ, DATA_DIR="d"))
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertEqual(result.stdout.splitlines()[-1],
+                     "REPORT -m common.report runs/ptb_small")
+
+
+if __name__ == "__main__":
+  absltest.main()
