@@ -15,7 +15,13 @@ setup(
         "absl-py",
         "numpy",
     ],
-    extras_require={"test": ["pytest"], "report": ["matplotlib"]},
+    extras_require={
+        "test": ["pytest"],
+        "report": ["matplotlib"],
+        # The PyTorch peer of `python -m ptb.bench` (optional; pin: the CPU
+        # build of this version lies on the project's machines).
+        "bench": ["torch==2.13.0"],
+    },
     entry_points={
         "console_scripts": [
             "ptb-word-lm=ptb.ptb_word_lm:run",

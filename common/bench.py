@@ -1,9 +1,36 @@
 """Small helpers for benchmark commands (which print one JSON object)."""
 
 import json
+import platform
+import re
 import resource
 import sys
 import time
+from typing import Any, Dict
+
+
+# SIMD / matrix features that change float results or speed.
+CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw",
+             "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+             "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def cpu_info(cpuinfo: str = "/proc/cpuinfo") -> Dict[str, Any]:
+  """The CPU model and which of :data:`CPU_FLAGS` it has (Linux; else empty).
+
+  Args:
+    cpuinfo: path of the ``/proc/cpuinfo`` text.
+  """
+  try:
+    with open(cpuinfo) as f:
+      text = f.read()
+  except OSError:
+    return {"model": platform.processor() or "unknown", "flags": []}
+  model = re.search(r"^model name\s*:\s*(.*)$", text, re.M)
+  found = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
+  have = set(found.group(1).split()) if found else set()
+  return {"model": model.group(1).strip() if model else "unknown",
+          "flags": [f for f in CPU_FLAGS if f in have]}
 
 
 def peak_rss_mb() -> float:

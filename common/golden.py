@@ -58,6 +58,7 @@ if __package__ in (None, ""):  # `python common/golden.py` from a checkout.
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
+from common import bench  # pylint: disable=wrong-import-position
 from common.errors import UserError  # pylint: disable=wrong-import-position
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,30 +74,10 @@ MNIST_VALIDATION, MNIST_TRAIN, MNIST_TEST = 128, 512, 256
 IMDB_IDS = 20  # Review ids 0..IMDB_IDS-1 of each folder.
 
 # SIMD features that change float results (kernels chosen by TF / oneDNN).
-CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw",
-             "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
-             "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
-
-
 # ------------------------------------------------------------ environment
 
 
-def cpu_info(cpuinfo: str = "/proc/cpuinfo") -> Dict[str, Any]:
-  """The CPU model and which of :data:`CPU_FLAGS` it has (Linux; else empty).
-
-  Args:
-    cpuinfo: path of the ``/proc/cpuinfo`` text.
-  """
-  try:
-    with open(cpuinfo) as f:
-      text = f.read()
-  except OSError:
-    return {"model": platform.processor() or "unknown", "flags": []}
-  model = re.search(r"^model name\s*:\s*(.*)$", text, re.M)
-  found = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
-  have = set(found.group(1).split()) if found else set()
-  return {"model": model.group(1).strip() if model else "unknown",
-          "flags": [f for f in CPU_FLAGS if f in have]}
+cpu_info = bench.cpu_info  # Re-exported: the tests and records use it.
 
 
 def environment() -> Dict[str, Any]:

@@ -48,9 +48,11 @@ from common import config as config_lib  # pylint: disable=wrong-import-position
 from common import data as data_lib  # pylint: disable=wrong-import-position
 from common.errors import UserError  # pylint: disable=wrong-import-position
 from mnist_rnn import configs  # pylint: disable=wrong-import-position
+from mnist_rnn import convert_checkpoint  # pylint: disable=wrong-import-position
 from mnist_rnn import download  # pylint: disable=wrong-import-position
 from mnist_rnn import reader  # pylint: disable=wrong-import-position
 from mnist_rnn import train  # pylint: disable=wrong-import-position
+from mnist_rnn import train_tf2  # pylint: disable=wrong-import-position
 
 # Enums: a bad value is one "error: ..." line (common.app's flag parser);
 # configs.get_config still checks the names for library callers.
@@ -89,6 +91,12 @@ _NUM_THREADS = flags.DEFINE_integer(
 _EVAL_BATCH_SIZE = flags.DEFINE_integer(
     "eval_batch_size", 1000, "Images per evaluation chunk (memory only; the "
     "accuracy does not depend on it).")
+_API = flags.DEFINE_enum(
+    "api", "tf1", ("tf1", "tf2"), "tf1: the TF1 graph (mnist_rnn/model.py, "
+    "train.py: tf.compat.v1, Session, feed_dict); tf2: its TF2-native twin "
+    "(model_tf2.py, train_tf2.py: eager + tf.function, Keras 3). Same "
+    "flags, presets and outputs; --eval_only of either reads either "
+    "checkpoint format.")
 _STEPS_THIS_RUN = flags.DEFINE_integer(
     "steps_this_run", None, "Train at most this many steps, checkpoint and "
     "stop; rerun with the same --save_path to go on.")
@@ -150,7 +158,7 @@ def config_from_flags() -> configs.MnistRnnConfig:
 def _eval_config(checkpoint: str) -> configs.MnistRnnConfig:
   """The run directory's saved config (with the explicit field flags) if
   any, else the flags' config."""
-  _, config = ckpt_lib.eval_config(checkpoint, configs.MnistRnnConfig, None,
+  _, config = ckpt_lib.config_for_checkpoint(checkpoint, configs.MnistRnnConfig, None,
                                    None, config_from_flags(), _overrides())
   return config
 
@@ -178,7 +186,13 @@ def main(argv):
                                verify_checksums=_VERIFY_CHECKSUMS.value,
                                seed=_SEED.value)
   if _EVAL_ONLY.value:
-    train.evaluate(_eval_config(checkpoint), data, checkpoint, options)
+    if _API.value == "tf2":  # Reads either format.
+      train_tf2.evaluate(_eval_config(checkpoint), data, checkpoint, options)
+    else:
+      with convert_checkpoint.in_format(checkpoint, "tf1") as path:
+        train.evaluate(_eval_config(checkpoint), data, path, options)
+  elif _API.value == "tf2":
+    train_tf2.train(config, data, options)
   else:
     train.train(config, data, options)
 

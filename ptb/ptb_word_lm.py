@@ -43,6 +43,7 @@ from common import data as data_lib  # pylint: disable=wrong-import-position
 from ptb import configs  # pylint: disable=wrong-import-position
 from ptb import download  # pylint: disable=wrong-import-position
 from ptb import train  # pylint: disable=wrong-import-position
+from ptb import train_tf2  # pylint: disable=wrong-import-position
 
 _MODEL = flags.DEFINE_enum("model", "small", configs.CONFIGS.names,
                            "Preset: small, medium, large or test.")
@@ -70,6 +71,21 @@ _CHECKPOINT_EVERY_SECS = flags.DEFINE_integer(
     "checkpoint_every_secs", 600, "Also checkpoint inside an epoch this "
     "often (0 = only at epoch ends); a killed run resumes from there.",
     lower_bound=0)
+_RNN_MODE = flags.DEFINE_enum(
+    "rnn_mode", "basic", ["basic", "block", "fused"],
+    "LSTM graph: basic (the tutorial's BasicLSTMCell), block (the fused "
+    "BlockLSTM op, the tutorial's BLOCK mode) or fused (static unroll, input "
+    "projection hoisted). Same math and variables; any reads any's "
+    "checkpoints.")
+_EVAL_MODE = flags.DEFINE_enum(
+    "eval_mode", "fast", ["fast", "tutorial"],
+    "Test pass: fast (one stream, 1000 words per session.run; the same "
+    "predictions) or tutorial (one word per session.run).")
+_API = flags.DEFINE_enum(
+    "api", "tf1", ["tf1", "tf2"],
+    "tf1: the tutorial's graph (tf.compat.v1, Session, feed_dict); tf2: its "
+    "TF2-native twin (ptb/model_tf2.py, ptb/train_tf2.py: eager, "
+    "tf.function, Keras 3). Same flags, numbers and run directory layout.")
 _NUM_THREADS = flags.DEFINE_integer(
     "num_threads", 0, "intra-op threads (0 = all cores).", lower_bound=0)
 
@@ -108,18 +124,23 @@ def main(argv):
                              deterministic=_DETERMINISTIC.value,
                              intra_op_threads=_NUM_THREADS.value,
                              save_path=_SAVE_PATH.value,
-                             checkpoint_every_secs=_CHECKPOINT_EVERY_SECS.value)
+                             checkpoint_every_secs=_CHECKPOINT_EVERY_SECS.value,
+                             rnn_mode=_RNN_MODE.value,
+                             eval_mode=_EVAL_MODE.value)
+  runner = train_tf2 if _API.value == "tf2" else train
+  if runner is train_tf2 and _RNN_MODE.present:
+    raise app.UserError("--rnn_mode applies to --api=tf1 only")
   if _EVAL_ONLY.value:
     checkpoint = _CHECKPOINT.value or _SAVE_PATH.value
     if not checkpoint:
       raise app.UserError("--eval_only needs --checkpoint or --save_path")
-    model_name, config = ckpt_lib.eval_config(
+    model_name, config = ckpt_lib.config_for_checkpoint(
         checkpoint, configs.PTBConfig, "model", model_name, config,
         _overrides(), name_given=_MODEL.present)
     model_name = model_name or "saved"
-    train.evaluate(model_name, config, data_path, checkpoint, options)
+    runner.evaluate(model_name, config, data_path, checkpoint, options)
   else:
-    train.train(model_name, config, data_path, options)
+    runner.train(model_name, config, data_path, options)
 
 
 def run():

@@ -5,6 +5,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 
 from absl.testing import absltest
@@ -25,6 +27,32 @@ def _graph_with_saver():
     var = tf1.get_variable("w", initializer=np.float32(3.0))
     saver = tf1.train.Saver(max_to_keep=2)
   return graph, var, saver
+
+
+class ConsoleTest(absltest.TestCase):
+  """TensorFlow's start-up lines are hidden unless TF_CPP_MIN_LOG_LEVEL is
+  the user's."""
+
+  _STARTUP = ("oneDNN custom operations", "cuda drivers", "cuInit",
+              "absl::InitializeLog")
+
+  def _stderr_of_import(self, level):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TF_CPP_MIN_LOG_LEVEL",
+                                "TF1_RNN_TUTORIALS_"))}
+    if level is not None:
+      env["TF_CPP_MIN_LOG_LEVEL"] = level
+    code = ("import sys; from common.tf_compat import tf; "
+            "print('after', file=sys.stderr); tf.constant(1.0) + 1.0")
+    return subprocess.run([sys.executable, "-c", code], env=env,
+                          cwd=os.path.dirname(os.path.dirname(__file__)),
+                          capture_output=True, text=True, check=True).stderr
+
+  def test_quiet_by_default_and_loud_when_the_user_says(self):
+    quiet = self._stderr_of_import(None)
+    self.assertEqual(quiet.strip(), "after")
+    loud = self._stderr_of_import("0")
+    self.assertTrue(any(line in loud for line in self._STARTUP), loud)
 
 
 class CheckpointerTest(absltest.TestCase):

@@ -19,7 +19,7 @@ from ptb import model as model_lib
 from ptb import reader
 from ptb import train
 from tests import testutil
-from tests import tutorial_ptb
+from ptb import tutorial_reference as tutorial_ptb
 from tests.test_ptb_train import TINY, write_tiny_corpus
 
 MODES = model_lib.RNN_MODES

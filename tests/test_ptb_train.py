@@ -257,13 +257,34 @@ class CommandLineTest(absltest.TestCase):
   def test_bench_prints_json(self):
     result = subprocess.run(
         [sys.executable, "-m", "ptb.bench", "--model=test", "--steps=3",
-         "--warmup_steps=1"], cwd=testutil.REPO_ROOT, capture_output=True,
-        text=True, timeout=300, check=False)
+         "--warmup_steps=1", "--rounds=2", "--test_words=300",
+         "--peers=basic,fused,tutorial"], cwd=testutil.REPO_ROOT,
+        capture_output=True, text=True, timeout=300, check=False)
     self.assertEqual(result.returncode, 0, result.stderr)
     record = json.loads(result.stdout)
-    for key in ("train_words_per_sec", "eval_words_per_sec",
-                "test_words_per_sec", "peak_rss_mb"):
-      self.assertGreater(record[key], 0, key)
+    self.assertEqual(sorted(record["train"]), ["basic", "fused", "tutorial"])
+    for row in record["train"].values():
+      self.assertLen(row["words_per_sec"], 2)  # One per round.
+      self.assertBetween(row["median"], min(row["words_per_sec"]) - 1,
+                         max(row["words_per_sec"]) + 1)
+      self.assertGreater(row["fraction_of_ceiling"], 0)
+    self.assertIn("fastest_mode", record["ratios"])
+    # FLOPs of `test` (1 layer of 2 units, vocab 10000): 3 x (32 + 40000).
+    self.assertEqual(record["train_flops_per_word"],
+                     3 * (2 * 4 * 8 + 2 * 2 * 10000))
+    test_pass = record["test_pass"]
+    # Same predictions in both modes (a random model: near-uniform).
+    self.assertAlmostEqual(test_pass["fast_perplexity"],
+                           test_pass["tutorial_perplexity"],
+                           delta=1e-4 * test_pass["tutorial_perplexity"])
+    self.assertIsInstance(record["cpu"]["flags"], list)
+
+  def test_bench_refuses_unknown_peers(self):
+    result = subprocess.run(
+        [sys.executable, "-m", "ptb.bench", "--peers=basic,keras"],
+        cwd=testutil.REPO_ROOT, capture_output=True, text=True, timeout=300,
+        check=False)
+    testutil.assert_one_line_error(self, result, "unknown --peers keras")
 
   def test_unknown_model_flag(self):
     result = testutil.run_cli("ptb/ptb_word_lm.py", "--model=huge")

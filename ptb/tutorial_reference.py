@@ -1,4 +1,8 @@
-"""The tutorial's PTB graph, written the tutorial's way, for tests to compare.
+"""The tutorial's PTB graph, written the tutorial's way: the reference peer.
+
+Used by the tests (checkpoints "written by the tutorial", perplexities "as the
+tutorial computes them") and by ``python -m ptb.bench`` (the plain tutorial
+algorithm, static unroll, beside this port's graphs).
 
 An independent statement of ``PTBModel`` from tensorflow/models
 ``tutorials/rnn/ptb/ptb_word_lm.py`` (TF >= 1.3, ``rnn_mode``): cells built by

@@ -1,0 +1,680 @@
+r"""MNIST RNN checkpoints between the TF1 graph and the TF2 (Keras 3) twin.
+
+Run (from a checkout)::
+
+    python -m mnist_rnn.convert_checkpoint --from=tf1 --to=tf2 IN OUT
+    python -m mnist_rnn.convert_checkpoint --from=tf2 --to=tf1 IN OUT
+
+``IN`` is a run directory (its last checkpoint), a directory holding a TF
+``checkpoint`` file, or a checkpoint prefix. ``OUT`` must not exist: it
+becomes a directory with ``model.ckpt-<step>.*`` and TF's ``checkpoint``
+pointer (relative paths), plus copies of ``IN``'s ``config.json`` and, when
+``IN`` is its run's last checkpoint, ``train_state.json`` (so
+``--save_path=OUT`` resumes the run with the other ``--api`` and
+``--eval_only --checkpoint=OUT`` finds the config). Everything is written in
+a temporary directory beside ``OUT`` and renamed at the end: an error leaves
+nothing at ``OUT``. Without a ``config.json`` the model is inferred from the
+checkpoint's names and shapes.
+
+The two formats (stacked: layers ``l = 0 .. L-1``, ``in`` = 28 for layer 0,
+else H; bidirectional: ``d`` = fw/bw, forward_layer/backward_layer)::
+
+    tf1 (name-based, tf1.train.Saver)          tf2 (object-based,
+                                                 tf.train.Checkpoint(model=,
+                                                 optimizer=))
+    rnn/multi_rnn_cell/cell_{l}/lstm_cell/     model/lstm_{l}/cell/
+      kernel [in + H, 4H]                        kernel [in, 4H]
+                                                 recurrent_kernel [H, 4H]
+      bias [4H]                                  bias [4H] (+ forget bias)
+    bidirectional_rnn/{d}/lstm_cell/...        model/bidirectional/
+                                                 {d}_layer/cell/... (same)
+    out_w [H or 2H, 10], out_b [10]            model/out/_kernel, model/out/bias
+    global_step (int64)                        optimizer/_iterations (int64)
+    <var>/Adam, <var>/Adam_1                   Adam momentum, velocity of
+                                                 each weight (same layouts,
+                                                 no forget bias)
+    beta1_power, beta2_power                   none: Keras computes
+                                                 beta^(t+1) from iterations
+
+The LSTM: TF1's ``LSTMCell`` multiplies ``concat([x, h])`` by one kernel
+whose first ``in`` rows are Keras's ``kernel`` and last ``H`` rows its
+``recurrent_kernel``; its gate blocks are i, j, f, o, Keras's i, f, c, o
+(``j`` is ``c``: the middle two swap, a map that is its own inverse). TF1
+adds ``forget_bias=1.0`` to f inside the cell; Keras has no such constant, so
+the converted bias carries it (``bias_f + 1``; back: ``- 1``). The Adam
+slots hold gradient moments, which the constant does not change: they are
+reordered and split the same way, with nothing added. ``docs/migration_mnist.md``
+draws both layouts.
+
+Exactness. Weights, Adam slots, the step and (recomputed from it with the
+same float32 products TF1 accumulates) ``beta1_power``/``beta2_power`` come
+back bit for bit, except the forget quarter of each LSTM bias: ``(b + 1) - 1``
+is ``b`` only when float32 ``b + 1`` is exact (zeros, the TF1 initial value,
+are); otherwise it is within half a float32 ulp of 1, 2^-24 ~ 6e-8. No
+float32 map can be exact there: there are about 2^30 float32 values in
+[-1, 1] but only 2^23 in [1, 2). The outputs agree to float32 rounding
+(``tests/test_mnist_tf2.py``). A TF1 checkpoint without Adam slots (weights
+only) gets zero Adam moments in TF2 (``iterations`` = its global step), and
+back in TF1 those zeros as slots.
+
+TF2 checkpoints are read through their object graph (the paths above), not
+through the checkpoint keys: those are whatever path TF found first (the LSTM
+weights sit under ``optimizer/_trainable_variables/<n>``).
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+from typing import Dict, Iterator, List, Optional, Tuple
+
+if __package__ in (None, ""):  # `python mnist_rnn/convert_checkpoint.py`.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import logging  # pylint: disable=wrong-import-position
+import numpy as np  # pylint: disable=wrong-import-position
+
+from common import app  # pylint: disable=wrong-import-position
+from common import checkpoint as ckpt_lib  # pylint: disable=wrong-import-position
+from common.errors import UserError  # pylint: disable=wrong-import-position
+from common.tf_compat import tf, tf1  # pylint: disable=wrong-import-position
+from mnist_rnn import configs  # pylint: disable=wrong-import-position
+from mnist_rnn import model_tf2  # pylint: disable=wrong-import-position
+from mnist_rnn import reader  # pylint: disable=wrong-import-position
+# The object graph of a TF2 checkpoint (what tf.train.Checkpoint matches).
+from tensorflow.core.protobuf import trackable_object_graph_pb2  # pylint: disable=g-direct-tensorflow-import,wrong-import-position,wrong-import-order
+
+TF1, TF2 = "tf1", "tf2"
+FORMATS = (TF1, TF2)
+FORMAT_NAMES = {TF1: "tf1 (name-based, tf1.train.Saver)",
+                TF2: "tf2 (object-based, tf.train.Checkpoint)"}
+_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+# TF1 names (mnist_rnn/model.py).
+OUT_W, OUT_B, GLOBAL_STEP = "out_w", "out_b", "global_step"
+BETA1_POWER, BETA2_POWER = "beta1_power", "beta2_power"
+ADAM_SLOTS = (("m", "Adam"), ("v", "Adam_1"))  # Keras slot -> TF1 suffix.
+BETAS = ((BETA1_POWER, 0.9), (BETA2_POWER, 0.999))  # TF1 Adam's defaults.
+
+# TF2 object paths (from the root tf.train.Checkpoint(model=, optimizer=)).
+TF2_OUT_W, TF2_OUT_B = "model/out/_kernel", "model/out/bias"
+TF2_ITERATIONS = "optimizer/_iterations"
+KERAS_PARTS = ("kernel", "recurrent_kernel", "bias")
+
+
+@dataclasses.dataclass(frozen=True)
+class LstmNames:
+  """One LSTM's names in both formats, and its input width."""
+  tf1: str  # e.g. rnn/multi_rnn_cell/cell_0/lstm_cell (+ /kernel, /bias).
+  tf2: str  # e.g. model/lstm_0/cell (+ /kernel, /recurrent_kernel, /bias).
+  inputs: int
+
+
+def _stacked_tf1(layer: int) -> str:
+  return "rnn/multi_rnn_cell/cell_%d/lstm_cell" % layer
+
+
+def _bidirectional_tf1(direction: str) -> str:
+  return "bidirectional_rnn/%s/lstm_cell" % direction
+
+
+def lstm_names(config: configs.MnistRnnConfig) -> List[LstmNames]:
+  """The LSTMs of ``config``'s model, in the order of
+  ``model_tf2.MnistRnnModel.lstm_layers`` (bottom first; fw, bw)."""
+  if config.model == "stacked":
+    return [LstmNames(_stacked_tf1(l),
+                      "model/%s/cell" % model_tf2.lstm_layer_name(l),
+                      reader.IMAGE_COLS if l == 0 else config.hidden_size)
+            for l in range(config.num_layers)]
+  return [LstmNames(_bidirectional_tf1(d), "model/bidirectional/%s/cell" % a,
+                    reader.IMAGE_COLS)
+          for d, a in (("fw", "forward_layer"), ("bw", "backward_layer"))]
+
+
+def _features(config: configs.MnistRnnConfig) -> int:
+  return config.hidden_size * (1 if config.model == "stacked" else 2)
+
+
+def tf1_shapes(config: configs.MnistRnnConfig) -> Dict[str, List[int]]:
+  """``{TF1 name: shape}`` of the weights (what every checkpoint holds)."""
+  h = config.hidden_size
+  shapes = {}
+  for lstm in lstm_names(config):
+    shapes[lstm.tf1 + "/kernel"] = [lstm.inputs + h, 4 * h]
+    shapes[lstm.tf1 + "/bias"] = [4 * h]
+  shapes[OUT_W] = [_features(config), reader.NUM_CLASSES]
+  shapes[OUT_B] = [reader.NUM_CLASSES]
+  return shapes
+
+
+def tf2_shapes(config: configs.MnistRnnConfig) -> Dict[str, List[int]]:
+  """``{TF2 object path: shape}`` of the weights."""
+  h = config.hidden_size
+  shapes = {}
+  for lstm in lstm_names(config):
+    shapes[lstm.tf2 + "/kernel"] = [lstm.inputs, 4 * h]
+    shapes[lstm.tf2 + "/recurrent_kernel"] = [h, 4 * h]
+    shapes[lstm.tf2 + "/bias"] = [4 * h]
+  shapes[TF2_OUT_W] = [_features(config), reader.NUM_CLASSES]
+  shapes[TF2_OUT_B] = [reader.NUM_CLASSES]
+  return shapes
+
+
+def adam_names(config: configs.MnistRnnConfig) -> List[str]:
+  """The TF1 Adam state's names: a slot pair per weight, the beta powers."""
+  return [name + "/" + suffix for name in tf1_shapes(config)
+          for _, suffix in ADAM_SLOTS] + [BETA1_POWER, BETA2_POWER]
+
+
+# --- The gate layouts ------------------------------------------------------
+
+
+def _swap_middle_gates(a: np.ndarray) -> np.ndarray:
+  """Blocks [g0, g1, g2, g3] of the last axis -> [g0, g2, g1, g3].
+
+  TF1 i, j, f, o <-> Keras i, f, c(=j), o; its own inverse.
+  """
+  g0, g1, g2, g3 = np.split(a, 4, axis=-1)
+  return np.concatenate([g0, g2, g1, g3], axis=-1)
+
+
+def _add_to_forget_gate(bias: np.ndarray, value: float) -> np.ndarray:
+  """``bias`` (Keras order i, f, c, o) with ``value`` added to f, in float32."""
+  out = np.array(bias, dtype=np.float32)
+  h = out.shape[0] // 4
+  out[h:2 * h] += np.float32(value)
+  return out
+
+
+def keras_lstm_from_tf1(kernel: np.ndarray, bias: np.ndarray, inputs: int,
+                        forget_bias: float
+                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """TF1 ``kernel [in + H, 4H]``, ``bias [4H]`` (i, j, f, o) -> Keras
+  ``(kernel [in, 4H], recurrent_kernel [H, 4H], bias [4H])`` (i, f, c, o).
+
+  ``forget_bias``: TF1's constant (``FORGET_BIAS`` for weights, 0 for the
+  Adam moments), folded into the Keras bias.
+  """
+  k = _swap_middle_gates(kernel)
+  return (k[:inputs], k[inputs:],
+          _add_to_forget_gate(_swap_middle_gates(bias), forget_bias))
+
+
+def tf1_lstm_from_keras(kernel: np.ndarray, recurrent_kernel: np.ndarray,
+                        bias: np.ndarray, forget_bias: float
+                        ) -> Tuple[np.ndarray, np.ndarray]:
+  """The inverse of :func:`keras_lstm_from_tf1`."""
+  fused = np.concatenate([kernel, recurrent_kernel], axis=0)
+  return (_swap_middle_gates(fused),
+          _swap_middle_gates(_add_to_forget_gate(bias, -forget_bias)))
+
+
+def beta_power(beta: float, step: int) -> np.float32:
+  """TF1 Adam's ``beta_power`` after ``step`` steps: ``beta`` times ``beta``
+  ``step`` times, rounded to float32 at each product as the graph does."""
+  b = np.float32(beta)
+  power = b
+  for _ in range(step):
+    power = np.float32(power * b)
+  return power
+
+
+# --- The TF2 model, in the TF1 layout --------------------------------------
+
+
+def assign_to_model(arrays: Dict[str, np.ndarray],
+                    config: configs.MnistRnnConfig,
+                    model: model_tf2.MnistRnnModel, optimizer=None) -> None:
+  """Sets a built TF2 model's weights from ``{TF1 name: array}``, and the
+  optimizer's step and Adam moments where ``arrays`` has them."""
+  has_adam = optimizer is not None and BETA1_POWER in arrays
+  for names, layer in zip(lstm_names(config), model.lstm_layers):
+    cell = layer.cell
+    weights = [cell.kernel, cell.recurrent_kernel, cell.bias]
+    values = keras_lstm_from_tf1(arrays[names.tf1 + "/kernel"],
+                                 arrays[names.tf1 + "/bias"], names.inputs,
+                                 model_tf2.FORGET_BIAS)
+    for variable, value in zip(weights, values):
+      variable.assign(value)
+    if has_adam:
+      for slot, suffix in ADAM_SLOTS:
+        values = keras_lstm_from_tf1(
+            arrays["%s/kernel/%s" % (names.tf1, suffix)],
+            arrays["%s/bias/%s" % (names.tf1, suffix)], names.inputs, 0.0)
+        for variable, value in zip(weights, values):
+          model_tf2.adam_slots(optimizer, variable)[slot].assign(value)
+  for name, variable in ((OUT_W, model.out.kernel), (OUT_B, model.out.bias)):
+    variable.assign(arrays[name])
+    if has_adam:
+      for slot, suffix in ADAM_SLOTS:
+        model_tf2.adam_slots(optimizer, variable)[slot].assign(
+            arrays[name + "/" + suffix])
+  if optimizer is not None:
+    optimizer.iterations.assign(int(arrays.get(GLOBAL_STEP, 0)))
+
+
+def arrays_of(config: configs.MnistRnnConfig, model: model_tf2.MnistRnnModel,
+              optimizer=None) -> Dict[str, np.ndarray]:
+  """``{TF1 name: array}`` of a TF2 model: the weights and, with the
+  optimizer, the global step, the Adam slots and the beta powers."""
+  out = {}
+  slots = {suffix: {} for _, suffix in ADAM_SLOTS}
+  for names, layer in zip(lstm_names(config), model.lstm_layers):
+    cell = layer.cell
+    weights = [cell.kernel, cell.recurrent_kernel, cell.bias]
+    out[names.tf1 + "/kernel"], out[names.tf1 + "/bias"] = (
+        tf1_lstm_from_keras(*[w.numpy() for w in weights],
+                            forget_bias=model_tf2.FORGET_BIAS))
+    if optimizer is not None:
+      for slot, suffix in ADAM_SLOTS:
+        moments = [model_tf2.adam_slots(optimizer, w)[slot].numpy()
+                   for w in weights]
+        (slots[suffix][names.tf1 + "/kernel"],
+         slots[suffix][names.tf1 + "/bias"]) = tf1_lstm_from_keras(
+             *moments, forget_bias=0.0)
+  for name, variable in ((OUT_W, model.out.kernel), (OUT_B, model.out.bias)):
+    out[name] = variable.numpy()
+    if optimizer is not None:
+      for slot, suffix in ADAM_SLOTS:
+        slots[suffix][name] = model_tf2.adam_slots(
+            optimizer, variable)[slot].numpy()
+  if optimizer is not None:
+    step = int(optimizer.iterations.numpy())
+    out[GLOBAL_STEP] = np.int64(step)
+    for suffix, by_name in slots.items():
+      out.update({"%s/%s" % (n, suffix): a for n, a in by_name.items()})
+    for name, beta in BETAS:
+      out[name] = beta_power(beta, step)
+  return out
+
+
+# --- Reading ---------------------------------------------------------------
+
+
+def _first_line(error: Exception) -> str:
+  text = getattr(error, "message", None) or str(error)
+  return (text.strip().splitlines() or [type(error).__name__])[0]
+
+
+def _open(path: str) -> Tuple[str, "tf.train.CheckpointReader"]:
+  """``(prefix, reader)`` of a run directory, checkpoint directory or prefix.
+
+  Raises:
+    UserError: nothing there that TF can read as a checkpoint.
+  """
+  try:
+    prefix = ckpt_lib.find_checkpoint(path)
+  except UserError as e:
+    raise UserError("%s; expected a checkpoint prefix, a run directory or "
+                    "a directory with a TF checkpoint file" % e) from e
+  try:
+    return prefix, tf.train.load_checkpoint(prefix)
+  except (tf.errors.OpError, ValueError) as e:
+    raise UserError("%s is not a readable TF checkpoint (%s); expected a "
+                    "checkpoint written by tf1.train.Saver or "
+                    "tf.train.Checkpoint" % (prefix, _first_line(e))) from e
+
+
+def _format_of(reader) -> str:
+  return TF2 if reader.has_tensor(_OBJECT_GRAPH_KEY) else TF1
+
+
+def checkpoint_format(path: str) -> str:
+  """``"tf1"`` (name-based, ``tf1.train.Saver``) or ``"tf2"`` (object-based,
+  ``tf.train.Checkpoint``) for a checkpoint prefix or a directory.
+
+  Raises:
+    UserError: not a readable checkpoint.
+  """
+  return _format_of(_open(path)[1])
+
+
+def _object_paths(reader) -> Dict[str, str]:
+  """``{object path: checkpoint key}`` of every variable of a TF2 checkpoint,
+  under every path its object graph gives it (``model/out/_kernel``, ...)."""
+  graph = trackable_object_graph_pb2.TrackableObjectGraph()
+  graph.ParseFromString(reader.get_tensor(_OBJECT_GRAPH_KEY))
+  paths, queue, expanded = {}, [(0, "")], set()
+  while queue:
+    node_id, path = queue.pop(0)
+    node = graph.nodes[node_id]
+    for attribute in node.attributes:
+      if attribute.name == "VARIABLE_VALUE":
+        paths[path] = attribute.checkpoint_key
+    if node_id in expanded:
+      continue
+    expanded.add(node_id)
+    for child in node.children:
+      queue.append((child.node_id, (path + "/" if path else "") +
+                    child.local_name))
+  return paths
+
+
+def _count(exists, first: int = 0) -> int:
+  n = first
+  while exists(n):
+    n += 1
+  return n
+
+
+def _infer_config(prefix: str, fmt: str, shapes: Dict[str, List[int]]
+                  ) -> configs.MnistRnnConfig:
+  """The model a checkpoint holds, from its names and the LSTM bias's shape
+  (the other fields from the ``small`` preset; they change no shape)."""
+  if fmt == TF1:
+    stacked = _stacked_tf1(0) + "/bias"
+    bidirectional = _bidirectional_tf1("fw") + "/bias"
+    layers = _count(lambda l: _stacked_tf1(l) + "/bias" in shapes)
+  else:
+    stacked = "model/%s/cell/bias" % model_tf2.lstm_layer_name(0)
+    bidirectional = "model/bidirectional/forward_layer/cell/bias"
+    layers = _count(
+        lambda l: "model/%s/cell/bias" % model_tf2.lstm_layer_name(l)
+        in shapes)
+  if stacked in shapes:
+    model, bias = "stacked", shapes[stacked]
+  elif bidirectional in shapes:
+    model, bias, layers = "bidirectional", shapes[bidirectional], 1
+  else:
+    gru = any("gru_cell" in name for name in shapes)
+    raise UserError(
+        "%s (a %s checkpoint) is not one of the MNIST LSTM models: %s; "
+        "expected %s or %s" % (
+            prefix, FORMAT_NAMES[fmt],
+            "it has GRU cells, which only --api=tf1 runs" if gru else
+            "neither is there", stacked, bidirectional))
+  if len(bias) != 1 or bias[0] % 4 or not bias[0]:
+    raise UserError("%s: %s is %s, expected [4 * hidden_size]" %
+                    (prefix, stacked if model == "stacked" else bidirectional,
+                     bias))
+  return dataclasses.replace(configs.get_config(model, "small"),
+                             hidden_size=bias[0] // 4, num_layers=layers)
+
+
+def _check_shapes(prefix: str, fmt: str, expected: Dict[str, List[int]],
+                  stored: Dict[str, List[int]],
+                  config: configs.MnistRnnConfig) -> None:
+  problems = []
+  for name, shape in expected.items():
+    if name not in stored:
+      problems.append("%s missing" % name)
+    elif list(stored[name]) != shape:
+      problems.append("%s is %s, the model's %s" % (name, list(stored[name]),
+                                                    shape))
+  if problems:
+    raise UserError(
+        "checkpoint %s (%s) does not fit the %s model with hidden_size=%d, "
+        "num_layers=%d (%s); use the config it was trained with" % (
+            prefix, FORMAT_NAMES[fmt], config.model, config.hidden_size,
+            config.num_layers, "; ".join(problems)))
+
+
+def _config_near(prefix: str) -> Optional[configs.MnistRnnConfig]:
+  saved = ckpt_lib.saved_run_config(prefix, configs.MnistRnnConfig)
+  return None if saved is None else saved[1]
+
+
+def check_fits(path: str, config: Optional[configs.MnistRnnConfig] = None
+               ) -> Tuple[str, str, configs.MnistRnnConfig, Dict[str, str]]:
+  """Opens a checkpoint of either format and checks it holds the model.
+
+  Args:
+    path: a checkpoint prefix, run directory or checkpoint directory.
+    config: the model it must fit; None: the ``config.json`` beside it, else
+      the model its names and shapes show.
+
+  Returns:
+    ``(prefix, "tf1" or "tf2", config, {name: checkpoint key})``: TF1 names
+    are their own keys; TF2 object paths map to theirs.
+
+  Raises:
+    UserError: not a checkpoint, not one of these models, a GRU model,
+      missing names or other shapes than ``config``'s.
+  """
+  prefix, reader = _open(path)
+  fmt = _format_of(reader)
+  key_shapes = reader.get_variable_to_shape_map()
+  if fmt == TF1:
+    keys = {name: name for name in key_shapes}
+  else:
+    keys = _object_paths(reader)
+  shapes = {name: list(key_shapes[key]) for name, key in keys.items()}
+  config = config or _config_near(prefix) or _infer_config(prefix, fmt,
+                                                           shapes)
+  if config.cell != "lstm":
+    raise UserError("%s holds a GRU model (cell=%s); only --api=tf1 runs it, "
+                    "there is nothing to convert it to" % (prefix, config.cell))
+  expected = tf1_shapes(config) if fmt == TF1 else tf2_shapes(config)
+  _check_shapes(prefix, fmt, expected, shapes, config)
+  return prefix, fmt, config, keys
+
+
+def read_arrays(path: str, config: Optional[configs.MnistRnnConfig] = None
+                ) -> Tuple[str, str, configs.MnistRnnConfig,
+                           Dict[str, np.ndarray]]:
+  """Reads an MNIST RNN checkpoint of either format, in the TF1 layout.
+
+  Args:
+    path, config: as for :func:`check_fits`.
+
+  Returns:
+    ``(prefix read, "tf1" or "tf2", config, {TF1 name: array})``: the
+    weights, ``global_step`` (0 if the checkpoint has none) and, where the
+    checkpoint has them, the Adam slots and beta powers.
+
+  Raises:
+    UserError: see :func:`check_fits`; an incomplete Adam state.
+  """
+  prefix, fmt, config, keys = check_fits(path, config)
+  if fmt == TF1:
+    arrays = _read_tf1(prefix, tf.train.load_checkpoint(prefix), config)
+  else:
+    arrays = _read_tf2(prefix, config, has_optimizer=TF2_ITERATIONS in keys)
+  arrays.setdefault(GLOBAL_STEP, np.int64(0))
+  return prefix, fmt, config, arrays
+
+
+def restore_tf2_weights(prefix: str, model: model_tf2.MnistRnnModel) -> int:
+  """Restores a TF2 checkpoint's weights into ``model`` (as saved, bit for
+  bit; the optimizer's state is left out); returns its step (0 if none).
+
+  Call :func:`check_fits` first: it reports names and shapes in one line.
+
+  Raises:
+    UserError: the model's weights are not all there.
+  """
+  try:
+    tf.train.Checkpoint(model=model).restore(
+        prefix).expect_partial().assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.OpError) as e:
+    raise UserError("cannot restore %s: %s" % (prefix, _first_line(e))) from e
+  reader = tf.train.load_checkpoint(prefix)
+  key = _object_paths(reader).get(TF2_ITERATIONS)
+  return 0 if key is None else int(reader.get_tensor(key))
+
+
+def _read_tf1(prefix: str, reader, config) -> Dict[str, np.ndarray]:
+  names = list(tf1_shapes(config))
+  adam = adam_names(config)
+  present = [n for n in adam if reader.has_tensor(n)]
+  if present and len(present) != len(adam):
+    raise UserError("%s has an incomplete Adam state (%s missing); expected "
+                    "all of the slots and beta powers of a training "
+                    "checkpoint, or none" % (
+                        prefix, ", ".join(n for n in adam if n not in present)))
+  names += present
+  arrays = {n: reader.get_tensor(n) for n in names}
+  arrays[GLOBAL_STEP] = np.int64(reader.get_tensor(GLOBAL_STEP)
+                                 if reader.has_tensor(GLOBAL_STEP) else 0)
+  return arrays
+
+
+def _read_tf2(prefix: str, config, has_optimizer: bool
+              ) -> Dict[str, np.ndarray]:
+  """Restores the checkpoint into a built model (and optimizer)."""
+  model = model_tf2.build_model(config)
+  optimizer = model_tf2.build_optimizer(config, model)
+  root = (model_tf2.make_checkpoint(model, optimizer) if has_optimizer
+          else tf.train.Checkpoint(model=model))
+  try:
+    root.restore(prefix).expect_partial().assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.OpError) as e:
+    raise UserError("cannot restore %s into the %s model: %s" %
+                    (prefix, config.model, _first_line(e))) from e
+  return arrays_of(config, model, optimizer if has_optimizer else None)
+
+
+# --- Writing ---------------------------------------------------------------
+
+
+def write_tf1(arrays: Dict[str, np.ndarray], directory: str) -> str:
+  """Writes ``{TF1 name: array}`` with ``tf1.train.Saver`` (relative paths in
+  its ``checkpoint`` file) into ``directory``; returns the prefix."""
+  with tf.Graph().as_default():
+    variables = {
+        name: tf1.get_variable(name, shape=np.shape(a),
+                               dtype=tf.as_dtype(np.asarray(a).dtype),
+                               initializer=tf1.zeros_initializer())
+        for name, a in arrays.items()}
+    saver = tf1.train.Saver(variables, save_relative_paths=True)
+    with tf1.Session() as session:
+      session.run(tf1.global_variables_initializer())
+      for name, variable in variables.items():
+        variable.load(arrays[name], session)
+      return saver.save(session, os.path.join(directory, ckpt_lib.CKPT_PREFIX),
+                        global_step=int(arrays.get(GLOBAL_STEP, 0)),
+                        write_meta_graph=False)
+
+
+def write_tf2(arrays: Dict[str, np.ndarray], config: configs.MnistRnnConfig,
+              directory: str) -> str:
+  """Writes ``{TF1 name: array}`` as ``mnist_rnn/train_tf2.py`` does (a
+  ``tf.train.Checkpoint`` of the model and its Adam, through a
+  ``CheckpointManager``) into ``directory``; returns the prefix."""
+  model = model_tf2.build_model(config)
+  optimizer = model_tf2.build_optimizer(config, model)
+  assign_to_model(arrays, config, model, optimizer)
+  manager = tf.train.CheckpointManager(
+      model_tf2.make_checkpoint(model, optimizer), directory, max_to_keep=1,
+      checkpoint_name=ckpt_lib.CKPT_PREFIX)
+  return manager.save(checkpoint_number=int(arrays.get(GLOBAL_STEP, 0)))
+
+
+def _copy_run_files(prefix: str, directory: str, written: str) -> None:
+  """Copies ``config.json`` and, if ``prefix`` is its run's last checkpoint,
+  ``train_state.json`` (naming ``written``) next to the new checkpoint."""
+  source = os.path.dirname(prefix)
+  config = os.path.join(source, ckpt_lib.CONFIG_FILE)
+  if os.path.isfile(config):
+    shutil.copyfile(config, os.path.join(directory, ckpt_lib.CONFIG_FILE))
+  state = ckpt_lib.saved_state(source or ".")
+  if state is not None and state["checkpoint"] == os.path.basename(prefix):
+    ckpt_lib.atomic_write_json(
+        os.path.join(directory, ckpt_lib.STATE_FILE),
+        dict(state, checkpoint=os.path.basename(written)))
+
+
+def convert(source: str, from_format: str, to_format: str, out: str) -> str:
+  """Converts checkpoint ``source`` (``from_format``) to ``to_format`` at
+  ``out`` (a new directory); returns the prefix written there.
+
+  Raises:
+    UserError: ``out`` exists, ``source`` is not an MNIST LSTM checkpoint of
+      ``from_format``, or the formats are the same. Nothing is left at
+      ``out`` on any error.
+  """
+  if from_format == to_format:
+    raise UserError("--from and --to are both %s; expected one of each" %
+                    from_format)
+  if os.path.lexists(out):
+    raise UserError("%s exists; expected a path that does not exist yet "
+                    "(the converted checkpoint's new directory)" % out)
+  prefix, fmt, config, arrays = read_arrays(source)
+  if fmt != from_format:
+    raise UserError("%s is a %s checkpoint, not --from=%s" %
+                    (prefix, FORMAT_NAMES[fmt], from_format))
+  parent = os.path.dirname(os.path.abspath(out))
+  try:
+    tmp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(out),
+                           dir=parent)
+  except OSError as e:
+    raise UserError("cannot write in %s: %s" % (parent, e)) from e
+  try:
+    if to_format == TF1:
+      written = write_tf1(arrays, tmp)
+    else:
+      written = write_tf2(arrays, config, tmp)
+    _copy_run_files(prefix, tmp, written)
+    os.rename(tmp, out)
+  except (OSError, tf.errors.OpError) as e:
+    raise UserError("cannot write %s: %s" % (out, _first_line(e))) from e
+  finally:
+    if os.path.isdir(tmp):
+      shutil.rmtree(tmp, ignore_errors=True)
+  result = os.path.join(out, os.path.basename(written))
+  logging.info("Read %s (%s, %s model, hidden_size=%d, num_layers=%d, step "
+               "%d%s); wrote %s (%s)", prefix, FORMAT_NAMES[fmt], config.model,
+               config.hidden_size, config.num_layers,
+               int(arrays[GLOBAL_STEP]),
+               ", with Adam state" if BETA1_POWER in arrays else
+               ", weights only", result, FORMAT_NAMES[to_format])
+  return result
+
+
+@contextlib.contextmanager
+def in_format(checkpoint: str, fmt: str) -> Iterator[str]:
+  """``checkpoint`` itself if it is in format ``fmt``, else a converted copy
+  in a temporary directory (removed afterwards); logs which format it read.
+
+  Used by ``--eval_only``: either API evaluates either format.
+
+  Raises:
+    UserError: see :func:`convert`.
+  """
+  prefix = ckpt_lib.find_checkpoint(checkpoint)
+  have = checkpoint_format(prefix)
+  logging.info("%s is a %s checkpoint", prefix, FORMAT_NAMES[have])
+  if have == fmt:
+    yield checkpoint
+    return
+  with tempfile.TemporaryDirectory() as tmp:
+    converted = convert(checkpoint, have, fmt, os.path.join(tmp, "converted"))
+    logging.info("Converted to %s for --api=%s: %s", FORMAT_NAMES[fmt], fmt,
+                 converted)
+    yield converted
+
+
+# --- Command line ----------------------------------------------------------
+
+
+def _define_flags():
+  """The command's two flags. Defined only when it runs as a command: the
+  library above is imported by mnist_rnn.py and train_tf2.py, whose command
+  lines must not accept --from/--to."""
+  flags.DEFINE_enum("from", None, FORMATS, "Format of IN: tf1 "
+                    "(tf1.train.Saver names) or tf2 (tf.train.Checkpoint "
+                    "objects).")
+  flags.DEFINE_enum("to", None, FORMATS, "Format to write at OUT.")
+
+
+def main(argv):
+  from_format, to_format = flags.FLAGS["from"].value, flags.FLAGS["to"].value
+  if len(argv) != 3:
+    raise UserError("expected IN and OUT: python -m mnist_rnn."
+                    "convert_checkpoint --from=tf1|tf2 --to=tf2|tf1 IN OUT")
+  if from_format is None or to_format is None:
+    raise UserError("--from and --to are required (tf1 or tf2)")
+  convert(argv[1], from_format, to_format, argv[2])
+
+
+def run():
+  _define_flags()
+  app.run(main, max_args=2)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,473 @@
+"""PTB training and evaluation in TF2: eager, a ``tf.function`` step, Keras 3.
+
+The twin of :mod:`ptb.train` (hold the two side by side): the same schedule,
+loss, state carrying, progress lines, metrics record, run directory, resume
+(at epoch ends and mid-epoch), ``--eval_only`` and published comparison;
+only the API underneath differs::
+
+    ptb/train.py (TF1)                       here (TF2)
+    tf1.Session + session.run(fetches,       a tf.function step called with
+      feed_dict={inputs, state})               (x, y, state), returning
+                                               (cost, final state)
+    tf.gradients + clip_by_global_norm +     tf.GradientTape + the same
+      GradientDescentOptimizer                 clip_by_global_norm + Keras SGD
+    model.assign_lr(session, lr)             optimizer.learning_rate = lr
+    tf1.train.get_global_step()              optimizer.iterations
+    tf1.train.Saver (+ Checkpointer)         tf.train.Checkpoint(model=,
+                                               optimizer=) + CheckpointManager
+                                               (+ the same Checkpointer)
+    tf1.summary.FileWriter                   tf.summary.create_file_writer
+
+What is shared, not copied: the reader, the configs, ``RunOptions``, the data
+checks, the seed, the resume point, the mid-epoch saver, the progress steps,
+the published comparison (all from :mod:`ptb.train`) and the run directory
+machinery (:class:`common.checkpoint.Checkpointer`, which takes
+:class:`_ObjectSaver` where the TF1 path passes a ``tf1.train.Saver``).
+
+A TF2 run directory holds TF2 checkpoints (``model.ckpt-<step>``, object
+based); a TF1 one is refused for training (convert it with
+``python -m ptb.convert_checkpoint``). ``--eval_only`` reads either format.
+"""
+
+import os
+from typing import Any, Callable, Dict, Optional
+
+from absl import logging
+import numpy as np
+
+from common import checkpoint as ckpt_lib
+from common import config as config_lib
+from common import session as session_lib
+from common.errors import UserError, check_finite_loss
+from common.metrics import TENSORBOARD_DIR, MetricsLog
+from common.progress import Throughput, format_duration
+from common.tf_compat import tf
+from ptb import configs
+from ptb import convert_checkpoint as convert_lib
+from ptb import model_tf2
+from ptb import reader
+from ptb import train as train_lib
+from ptb.train import EpochResult, Position, RunOptions
+from tensorflow.core.framework import summary_pb2  # pylint: disable=g-direct-tensorflow-import,wrong-import-order
+
+StepFn = Callable[[Any, Any, model_tf2.State], Any]
+
+
+def as_state(state) -> model_tf2.State:
+  """Any L pairs ``(c, h)`` (numpy, a TF1 ``LSTMStateTuple``...) as the
+  tuple of float32 :class:`~ptb.model_tf2.LayerState` the steps take."""
+  return tuple(model_tf2.LayerState(tf.convert_to_tensor(c, tf.float32),
+                                    tf.convert_to_tensor(h, tf.float32))
+               for c, h in state)
+
+
+class Steps:
+  """The model's compiled steps (one ``tf.function`` each).
+
+  ``train(x, y, state) -> (cost, final_state, global_norm)``: the TF1
+  ``train_op`` (masks keyed by the step being taken, i.e. ``iterations``
+  before this update; the gradient norm before clipping is returned so the
+  tests can see clipping act). ``evaluate(x, y, state) -> (cost,
+  final_state)``: the Valid/Test graphs.
+  """
+
+  def __init__(self, model: model_tf2.PTBModel, optimizer=None):
+    self.model = model
+    self.optimizer = optimizer
+    self.train = tf.function(self._train)
+    self.evaluate = tf.function(self._evaluate)
+
+  def _train(self, x, y, state):
+    with tf.GradientTape() as tape:
+      logits, final = self.model(x, state, training=True,
+                                 step=self.optimizer.iterations)
+      cost = model_tf2.sequence_cost(logits, y)
+    variables = self.model.trainable_variables
+    grads, norm = tf.clip_by_global_norm(
+        tape.gradient(cost, variables), self.model.config.max_grad_norm)
+    self.optimizer.apply_gradients(zip(grads, variables))
+    return cost, final, norm
+
+  def _evaluate(self, x, y, state):
+    logits, final = self.model(x, state)
+    return model_tf2.sequence_cost(logits, y), final
+
+
+def run_epoch(step_fn: StepFn, model: model_tf2.PTBModel,
+              config: configs.PTBConfig, data, verbose: bool = False,
+              metrics: Optional["SummaryMetricsLog"] = None,
+              optimizer=None, name: str = "data",
+              start: Optional[Position] = None,
+              on_chunk: Optional[Callable[[Position], None]] = None,
+              epochs_after: int = 0) -> EpochResult:
+  """One pass over ``data`` (:func:`ptb.train.run_epoch`, in TF2).
+
+  Args:
+    step_fn: ``Steps.train`` or ``Steps.evaluate`` (its first two results
+      are the chunk's cost and final state).
+    model: gives the zero state.
+    config: its ``batch_size`` and ``num_steps`` batch the data.
+    data: word ids.
+    verbose: log ten progress lines (and the run's estimate).
+    metrics: where the progress scalars go (training).
+    optimizer: for the scalars' step and learning rate (training).
+    name: the data set's name, for messages.
+    start: continue a pass from this position (a mid-epoch checkpoint).
+    on_chunk: called with the position after every chunk.
+    epochs_after: whole passes after this one, for the run's ETA.
+
+  Returns:
+    Perplexity, words/s and seconds (of the part run here when resumed).
+
+  Raises:
+    UserError: a non-finite cost.
+  """
+  n = reader.epoch_size(len(data), config.batch_size, config.num_steps)
+  pos = start or Position()
+  meter = Throughput(total_steps=n - pos.step)
+  state = as_state(pos.state if pos.state is not None
+                   else model.zero_state(config.batch_size))
+  costs, iters = pos.costs, pos.iters
+  log_at = set(train_lib.progress_steps(n)) if verbose else set()
+  chunks = reader.ptb_iterator(data, config.batch_size, config.num_steps, name)
+  for step, (x, y) in enumerate(chunks):
+    if step < pos.step:
+      continue
+    out = step_fn(tf.constant(x), tf.constant(y), state)
+    cost, state = float(out[0]), out[1]
+    check_finite_loss(cost, "%s step %d" % (name, step), what="loss")
+    costs += cost  # float64 sum, as in ptb/train.py.
+    iters += config.num_steps
+    meter.update(steps=1, units=config.batch_size * config.num_steps)
+    if verbose and meter.steps == min(train_lib._ESTIMATE_AFTER,  # pylint: disable=protected-access
+                                      n - pos.step):
+      per_epoch = n * meter.elapsed() / meter.steps
+      logging.info("Estimate: %.1f epochs left x %s per epoch = %s (rate of "
+                   "the first %d chunks)", epochs_after + meter.total_steps / n,
+                   format_duration(per_epoch), format_duration(
+                       meter.seconds_left() + epochs_after * per_epoch),
+                   meter.steps)
+    if step in log_at:
+      run_left = meter.seconds_left() + epochs_after * n * (
+          meter.elapsed() / meter.steps)
+      logging.info("%.3f perplexity: %.3f speed: %.0f wps ETA %s "
+                   "(run ETA %s)", step * 1.0 / n, np.exp(costs / iters),
+                   meter.rate(), meter.eta(), format_duration(run_left))
+      if metrics is not None:
+        metrics.scalars(int(optimizer.iterations), **{
+            "Training Loss": cost,
+            "Learning Rate": float(optimizer.learning_rate.numpy()),
+            "epoch_mean_loss": costs / iters})
+    if on_chunk is not None:
+      on_chunk(Position(step + 1, costs, iters, state))
+  return EpochResult(perplexity=float(np.exp(costs / iters)),
+                     words_per_sec=meter.rate(), seconds=meter.elapsed())
+
+
+def run_stream(step_fn: StepFn, model: model_tf2.PTBModel, data,
+               chunk: int = train_lib.FAST_EVAL_CHUNK,
+               name: str = "data") -> EpochResult:
+  """The Test pass, ``chunk`` words per call (:func:`ptb.train.run_stream`).
+
+  One stream (batch 1), the state carried: the same N - 1 predictions as
+  the tutorial's batch-1, one-word Test graph. The time axis of the Keras
+  model is open, so no second model is needed (the last, shorter chunk
+  traces the step once more).
+  """
+  ids = np.asarray(data, dtype=np.int32)
+  predictions = reader.check_batchable(len(ids), 1, 1, name)  # N - 1.
+  meter = Throughput(total_steps=predictions)
+  state = model.zero_state(1)
+  costs = 0.0
+  for start in range(0, predictions, chunk):
+    stop = min(start + chunk, predictions)
+    cost, state = step_fn(tf.constant(ids[None, start:stop]),
+                          tf.constant(ids[None, start + 1:stop + 1]), state)
+    check_finite_loss(cost, "%s words %d-%d" % (name, start, stop),
+                      what="loss")
+    costs += float(cost)
+    meter.update(steps=stop - start, units=stop - start)
+  return EpochResult(perplexity=float(np.exp(costs / predictions)),
+                     words_per_sec=meter.rate(), seconds=meter.elapsed())
+
+
+def test_pass(steps: Steps, config: configs.PTBConfig, data,
+              eval_mode: str) -> EpochResult:
+  """The Test perplexity: ``fast`` (:func:`run_stream`) or ``tutorial``
+  (:func:`run_epoch` with batch 1, one word per call)."""
+  if eval_mode == "tutorial":
+    return run_epoch(steps.evaluate, steps.model, configs.eval_config(config),
+                     data, name="test")
+  return run_stream(steps.evaluate, steps.model, data, name="test")
+
+
+# The scalars plugin's tag: TensorBoard draws these values as scalar charts.
+_SCALAR_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+
+
+class SummaryMetricsLog(MetricsLog):
+  """:class:`~common.metrics.MetricsLog` with TensorBoard through
+  ``tf.summary`` (``create_file_writer`` + ``write``, the TF2 API) instead
+  of ``tf1.summary.FileWriter``.
+
+  Same ``metrics.json`` / ``metrics.jsonl`` and the same tags in the same
+  ``tensorboard/`` directory as a TF1 run.
+  """
+
+  def __init__(self, save_path: Optional[str], config: Dict[str, Any]):
+    super().__init__(save_path, config)
+    self._summary = None
+    if save_path:
+      if self._writer is not None:  # The base class's TF1 writer: unused.
+        self._writer.close()
+        self._writer = None
+      board = os.path.join(save_path, TENSORBOARD_DIR)
+      try:
+        self._summary = tf.summary.create_file_writer(board)
+      except tf.errors.OpError as e:
+        raise UserError("cannot write TensorBoard events to %s: %s" %
+                        (board, e.message.splitlines()[0])) from e
+
+  def scalars(self, step: int, **values: float) -> None:
+    self.event("scalars", step=int(step), **values)
+    if self._summary is not None:
+      with self._summary.as_default():
+        for tag, value in values.items():
+          # What tf.summary.scalar writes (it lives in the tensorboard
+          # package, which this project does not install).
+          tf.summary.write(tag, tf.constant(float(value), tf.float32),
+                           step=int(step), metadata=_SCALAR_METADATA)
+      self._summary.flush()
+
+  def close(self) -> None:
+    super().close()
+    if self._summary is not None:
+      self._summary.close()
+
+
+class _ObjectSaver:
+  """A ``tf.train.Checkpoint`` + ``CheckpointManager`` with the interface
+  :class:`common.checkpoint.Checkpointer` uses of a ``tf1.train.Saver``
+  (``save``, ``restore``, ``recover_last_checkpoints``; no session).
+
+  Checkpoints are ``save_path/model.ckpt-<global step>``; the manager keeps
+  the last two (as the TF1 Saver's ``max_to_keep=2``) and writes TF's
+  ``checkpoint`` file with relative paths, so a copied run directory
+  resumes (and rotates) its own files only.
+  """
+
+  def __init__(self, checkpoint: tf.train.Checkpoint, save_path: str):
+    self._checkpoint = checkpoint
+    self._manager = tf.train.CheckpointManager(
+        checkpoint, save_path, max_to_keep=2,
+        checkpoint_name=ckpt_lib.CKPT_PREFIX)
+
+  def save(self, session, save_path, global_step, write_meta_graph=False):
+    del session, save_path, write_meta_graph  # Fixed by the manager.
+    return self._manager.save(checkpoint_number=int(global_step))
+
+  def restore(self, session, path: str) -> None:
+    del session
+    restore_tf2(self._checkpoint, path)
+
+  def recover_last_checkpoints(self, paths) -> None:
+    del paths  # The manager read the directory's `checkpoint` file itself.
+
+
+def restore_tf2(checkpoint: tf.train.Checkpoint, path: str) -> None:
+  """``checkpoint.read(path)``, every object of ours matched.
+
+  ``read``, not ``restore``: the checkpoint's ``save_counter`` is not ours
+  (a checkpoint written with ``tf.train.Checkpoint.write`` has none).
+
+  Raises:
+    UserError: not a TF2 checkpoint, or one that lacks some of our objects.
+  """
+  fmt = convert_lib.checkpoint_format(path)
+  if fmt != convert_lib.TF2:
+    raise UserError("%s is a %s checkpoint; --api=tf2 trains from %s ones "
+                    "(use --api=tf1, or python -m ptb.convert_checkpoint "
+                    "--from=tf1 --to=tf2)" % (
+                        path, convert_lib.FORMAT_NAMES[fmt],
+                        convert_lib.FORMAT_NAMES[convert_lib.TF2]))
+  try:
+    checkpoint.read(path).assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.OpError) as e:
+    raise UserError("cannot restore checkpoint %s: %s" % (
+        path, convert_lib.error_line(e))) from e
+
+
+class _MidEpochSaver(train_lib._MidEpochSaver):  # pylint: disable=protected-access
+  """:class:`ptb.train._MidEpochSaver` with the optimizer's step count as
+  the global step."""
+
+  def __init__(self, checkpointer, optimizer, *args):
+    super().__init__(checkpointer, None, *args)
+    self._optimizer = optimizer
+
+  def _global_step(self) -> int:
+    return int(self._optimizer.iterations)
+
+
+def configure(options: RunOptions) -> None:
+  """Determinism and thread counts (before TF's eager context starts).
+
+  Raises:
+    UserError: thread counts asked for once TensorFlow has started (only
+      in a process that ran TF code before; a command-line run has not).
+  """
+  session_lib.enable_determinism(options.deterministic)
+  threading = tf.config.threading
+  for value, get, set_ in (
+      (options.intra_op_threads, threading.get_intra_op_parallelism_threads,
+       threading.set_intra_op_parallelism_threads),
+      (options.inter_op_threads, threading.get_inter_op_parallelism_threads,
+       threading.set_inter_op_parallelism_threads)):
+    if value and value != get():
+      try:
+        set_(value)
+      except RuntimeError as e:
+        raise UserError("cannot set thread counts once TensorFlow has "
+                        "started: %s" % e) from e
+
+
+def _refuse_tf1_run_dir(save_path: str) -> None:
+  """A TF1 run (or tutorial) directory is not trained on by TF2: its
+  checkpoints would be mixed with (and rotated out by) TF2 ones."""
+  latest = tf.train.latest_checkpoint(save_path) if os.path.isdir(
+      save_path) else None
+  if latest is not None and convert_lib.checkpoint_format(
+      latest) != convert_lib.TF2:
+    raise UserError(
+        "%s holds %s checkpoints; train it with --api=tf1, or convert its "
+        "last checkpoint (python -m ptb.convert_checkpoint --from=tf1 "
+        "--to=tf2 %s NEW_DIR) and evaluate that" % (
+            save_path, convert_lib.FORMAT_NAMES[convert_lib.TF1], save_path))
+
+
+def _adopt_checkpoint(model, optimizer, save_path: str) -> None:
+  """A TF2 directory with checkpoints but no ``train_state.json`` (e.g. one
+  written by ``ptb.convert_checkpoint``): its weights and global step, and
+  training from epoch 1 (what the TF1 path does with a tutorial's)."""
+  latest = tf.train.latest_checkpoint(save_path)
+  if latest is None:
+    return
+  restore_tf2(model_tf2.make_checkpoint(model, optimizer), latest)
+  logging.info("%s holds a checkpoint without train_state.json: restored "
+               "its weights and global step; training starts at epoch 1",
+               latest)
+
+
+def train(model_name: str, config: configs.PTBConfig, data_path: str,
+          options: RunOptions = RunOptions()) -> Dict[str, Any]:
+  """Trains ``config`` on PTB with the TF2 twin; resumes if possible.
+
+  Same arguments, record and errors as :func:`ptb.train.train`
+  (``options.rnn_mode`` does not apply: Keras has one LSTM).
+  """
+  configure(options)
+  data = train_lib._load_data(config, data_path)  # pylint: disable=protected-access
+  config_dict = dict(config_lib.to_dict(config), model=model_name)
+  logging.info("PTB config %s (--api=tf2): %s", model_name, config_dict)
+  train_lib.check_fits_in_memory(config)
+  state_types = train_lib._STATE_TYPES  # pylint: disable=protected-access
+  saved = None
+  if options.save_path:
+    _refuse_tf1_run_dir(options.save_path)
+    saved = ckpt_lib.saved_state(options.save_path, state_types)
+    if saved is not None:
+      train_lib.check_vocab(saved, data, options.save_path)
+  seed = train_lib.resolve_seed(options.seed, saved)
+  session_lib.seed_everything(seed)
+  model = model_tf2.build_model(config, seed=seed, dropout_seed=seed)
+  optimizer = model_tf2.build_optimizer(model)
+  checkpointer = None
+  if options.save_path:  # Refuses another run's directory before writing.
+    checkpointer = ckpt_lib.Checkpointer(
+        options.save_path,
+        _ObjectSaver(model_tf2.make_checkpoint(model, optimizer),
+                     options.save_path),
+        config_dict, mutable_fields=("max_max_epoch",),
+        state_fields=("epoch",), state_types=state_types)
+  metrics = SummaryMetricsLog(options.save_path, config_dict)
+  start_epoch, position = 0, None
+  state = checkpointer.restore(None) if checkpointer else None
+  if state is not None:
+    start_epoch, position = train_lib._resume_point(state, config, metrics)  # pylint: disable=protected-access
+  elif options.save_path:
+    _adopt_checkpoint(model, optimizer, options.save_path)
+  metrics.start_attempt(seed=seed, start_epoch=start_epoch,
+                        start_step=position.step if position else 0,
+                        api="tf2")
+  saver = _MidEpochSaver(checkpointer, optimizer, seed, metrics,
+                         options.checkpoint_every_secs,
+                         train_lib.vocab_record(data))
+  steps = Steps(model, optimizer)
+  for i in range(start_epoch, config.max_max_epoch):
+    optimizer.learning_rate = config.lr_for_epoch(i)
+    lr = float(optimizer.learning_rate.numpy())
+    logging.info("Epoch: %d Learning rate: %.3f", i + 1, lr)
+    train_result = run_epoch(
+        steps.train, model, config, data.train, verbose=True,
+        metrics=metrics, optimizer=optimizer, name="train", start=position,
+        on_chunk=saver.hook(i), epochs_after=config.max_max_epoch - i - 1)
+    position = None
+    logging.info("Epoch: %d Train Perplexity: %.3f", i + 1,
+                 train_result.perplexity)
+    valid_result = run_epoch(steps.evaluate, model, config, data.valid,
+                             name="valid")
+    logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
+                 valid_result.perplexity)
+    saver.end_epoch(i, dict(
+        epoch=i + 1, learning_rate=lr,
+        train_perplexity=train_result.perplexity,
+        valid_perplexity=valid_result.perplexity,
+        train_words_per_sec=train_result.words_per_sec,
+        seconds=train_result.seconds + valid_result.seconds))
+  test_result = test_pass(steps, config, data.test, options.eval_mode)
+  logging.info("Test Perplexity: %.3f", test_result.perplexity)
+  epochs = metrics.record["epochs"]
+  measured = {"test": test_result.perplexity}
+  if epochs:
+    measured.update(train=epochs[-1]["train_perplexity"],
+                    valid=epochs[-1]["valid_perplexity"])
+  rows = train_lib.comparison(model_name, measured)
+  metrics.set(test_perplexity=test_result.perplexity, comparison=rows,
+              test_words_per_sec=test_result.words_per_sec)
+  metrics.close()
+  train_lib.log_comparison(model_name, rows)
+  return metrics.record
+
+
+def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
+             checkpoint: str, options: RunOptions = RunOptions()
+             ) -> Dict[str, float]:
+  """Valid and test perplexity of the weights at ``checkpoint``.
+
+  Reads either format (:func:`ptb.convert_checkpoint.read_weights`): a TF2
+  run's, a TF1 run's, the original tutorial's (BASIC or BLOCK names) or a
+  converted one, and logs which it read. Same arguments and result as
+  :func:`ptb.train.evaluate`.
+
+  Raises:
+    UserError: no checkpoint, one of other shapes, another vocabulary.
+  """
+  configure(options)
+  data = train_lib._load_data(config, data_path)  # pylint: disable=protected-access
+  train_lib.check_vocab(ckpt_lib.state_near(checkpoint), data, checkpoint)
+  model = model_tf2.build_model(config, seed=options.seed)
+  prefix, fmt, weights = convert_lib.read_weights(checkpoint)
+  weights.check_fits(config, prefix)
+  convert_lib.assign_to_model(weights, model)
+  logging.info("Restored %s (a %s checkpoint)", prefix,
+               convert_lib.FORMAT_NAMES[fmt])
+  steps = Steps(model)
+  valid = run_epoch(steps.evaluate, model, config, data.valid, name="valid")
+  logging.info("Valid Perplexity: %.3f", valid.perplexity)
+  test = test_pass(steps, config, data.test, options.eval_mode)
+  logging.info("Test Perplexity: %.3f", test.perplexity)
+  result = {"valid": valid.perplexity, "test": test.perplexity}
+  train_lib.log_comparison(model_name,
+                           train_lib.comparison(model_name, result))
+  return result
