@@ -23,7 +23,8 @@ import fcntl
 import json
 import os
 import time
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
+                    Tuple)
 
 from absl import logging
 
@@ -241,6 +242,48 @@ class Checkpointer:
           os.remove(os.path.join(self.save_path, name))
 
 
+class ManagerSaver:
+  """What :class:`Checkpointer` asks of a ``tf1.train.Saver`` (``save``,
+  ``restore``, ``recover_last_checkpoints``; no session), over a
+  ``tf.train.Checkpoint`` and a ``tf.train.CheckpointManager``: the TF2
+  twins pass this where the TF1 path passes a Saver.
+
+  The Checkpointer keeps doing what it does for the TF1 path (refuse another
+  config, hold the run directory's lock, write ``train_state.json`` only
+  after the checkpoint it names); the manager writes ``model.ckpt-<step>``
+  object-based checkpoints, keeps the last ``max_to_keep`` (as the TF1
+  Saver's ``max_to_keep``) and writes TF's ``checkpoint`` file with relative
+  paths, finding the older ones itself from it, so a copied run directory
+  resumes (and rotates) its own files only.
+  """
+
+  def __init__(self, checkpoint: tf.train.Checkpoint, directory: str,
+               max_to_keep: int):
+    self.checkpoint = checkpoint
+    self._manager = tf.train.CheckpointManager(
+        checkpoint, directory, max_to_keep=max_to_keep,
+        checkpoint_name=CKPT_PREFIX)
+
+  def save(self, session, save_path, global_step, write_meta_graph=False):
+    del session, save_path, write_meta_graph  # The manager knows its path.
+    return self._manager.save(checkpoint_number=int(global_step))
+
+  def restore(self, session, path: str) -> None:
+    """``checkpoint.restore(path)``, every object of ours matched.
+
+    Raises:
+      ValueError: an object is missing (the Checkpointer reports it).
+    """
+    del session
+    try:
+      self.checkpoint.restore(path).assert_existing_objects_matched()
+    except AssertionError as e:
+      raise ValueError(str(e).strip().splitlines()[0]) from e
+
+  def recover_last_checkpoints(self, paths) -> None:
+    del paths  # The manager read them from the `checkpoint` file.
+
+
 def _save_failure(error: Exception) -> str:
   """'disk full' for ENOSPC-like errors, else the error's first line."""
   text = str(error)
@@ -448,17 +491,31 @@ def check_variable_shapes(path: str, variables) -> None:
   stored = checkpoint_names(path)
   if not isinstance(variables, dict):
     variables = {v.op.name: v for v in variables}
+  problems = shape_problems(
+      ((name, v.shape.as_list()) for name, v in sorted(variables.items())),
+      stored)
+  if problems:
+    raise UserError("checkpoint %s does not fit the model (%s); use the "
+                    "config it was trained with" % (path, "; ".join(problems)))
+
+
+def shape_problems(expected: Iterable[Tuple[str, List[int]]],
+                   stored: Mapping[str, Sequence[int]]) -> List[str]:
+  """What keeps a checkpoint from holding the ``expected`` shapes, one
+  phrase per name (``"x missing"``, ``"x is [3], the model's [4]"``).
+
+  Args:
+    expected: ``(name, shape)`` pairs, in the order to report them.
+    stored: ``{name: shape}`` of what the checkpoint holds.
+  """
   problems = []
-  for name, v in sorted(variables.items()):
-    shape = v.shape.as_list()
+  for name, shape in expected:
     if name not in stored:
       problems.append("%s missing" % name)
     elif list(stored[name]) != shape:
       problems.append("%s is %s, the model's %s" % (name, list(stored[name]),
                                                     shape))
-  if problems:
-    raise UserError("checkpoint %s does not fit the model (%s); use the "
-                    "config it was trained with" % (path, "; ".join(problems)))
+  return problems
 
 
 def restore_weights(session: tf1.Session, checkpoint: str, variables) -> str:

@@ -148,3 +148,49 @@ class MetricsLog:
   def close(self) -> None:
     if self._writer is not None:
       self._writer.close()
+
+
+class SummaryMetricsLog(MetricsLog):
+  """:class:`MetricsLog` with its TensorBoard scalars written through
+  ``tf.summary`` (``create_file_writer`` + ``write``, the TF2 API) instead
+  of ``tf1.summary.FileWriter``: what the TF2 twins use.
+
+  Same ``metrics.json`` / ``metrics.jsonl`` and the same tags in the same
+  ``tensorboard/`` directory as a TF1 run. The base class's FileWriter
+  (which leaves an events file holding only its version record) is closed
+  at once and a ``tf.summary`` writer takes its place.
+  """
+
+  # The scalars plugin's tag, what ``tf.summary.scalar`` writes (it lives in
+  # the tensorboard package, which this project does not install):
+  # TensorBoard draws these values as scalar charts.
+  _SCALAR = tf1.SummaryMetadata(
+      plugin_data=tf1.SummaryMetadata.PluginData(plugin_name="scalars"))
+
+  def __init__(self, save_path: Optional[str], config: Dict[str, Any]):
+    super().__init__(save_path, config)
+    self._summary = None
+    if save_path:
+      if self._writer is not None:  # The base class's TF1 writer: unused.
+        self._writer.close()
+        self._writer = None
+      board = os.path.join(save_path, TENSORBOARD_DIR)
+      try:
+        self._summary = tf.summary.create_file_writer(board)
+      except tf.errors.OpError as e:
+        raise UserError("cannot write TensorBoard events to %s: %s" %
+                        (board, e.message.splitlines()[0])) from e
+
+  def scalars(self, step: int, **values: float) -> None:
+    super().scalars(step, **values)  # The metrics.jsonl line.
+    if self._summary is not None:
+      with self._summary.as_default():
+        for tag, value in values.items():
+          tf.summary.write(tag, tf.constant(float(value), tf.float32),
+                           step=int(step), metadata=self._SCALAR)
+      self._summary.flush()
+
+  def close(self) -> None:
+    super().close()
+    if self._summary is not None:
+      self._summary.close()

@@ -1,10 +1,17 @@
-"""Session creation: thread settings, seeding and the determinism switch."""
+"""Session creation: thread settings, seeding and the determinism switch.
+
+The TF2 twins have no Session: :func:`configure_eager` sets the same thread
+counts process-wide. Both APIs pick a run's seed with :func:`resolve_seed`.
+"""
 
 import random
-from typing import Callable, Optional, Tuple, TypeVar
+import secrets
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
+from absl import logging
 import numpy as np
 
+from common.errors import UserError
 from common.tf_compat import tf, tf1
 
 T = TypeVar("T")
@@ -71,3 +78,58 @@ def build_graph(build_fn: Callable[[], T], seed: Optional[int] = None,
     seed_everything(seed)
     built = build_fn()
   return graph, built
+
+
+def configure_eager(deterministic: bool = False, intra_op_threads: int = 0,
+                    inter_op_threads: int = 0) -> None:
+  """Determinism and :func:`make_session`'s thread counts for eager TF2
+  (``tf.config.threading``, process-wide); 0 threads = TF's default.
+
+  Call before TF's eager context starts (before any TF op runs).
+
+  Raises:
+    UserError: thread counts asked for once TensorFlow has started with
+      others (only in a process that ran TF code before; a command-line
+      run has not).
+  """
+  enable_determinism(deterministic)
+  threading = tf.config.threading
+  for value, get, set_ in (
+      (intra_op_threads, threading.get_intra_op_parallelism_threads,
+       threading.set_intra_op_parallelism_threads),
+      (inter_op_threads, threading.get_inter_op_parallelism_threads,
+       threading.set_inter_op_parallelism_threads)):
+    if value and value != get():
+      try:
+        set_(value)
+      except RuntimeError as e:
+        raise UserError("cannot set thread counts once TensorFlow has "
+                        "started: %s" % e) from e
+
+
+def resolve_seed(flag_seed: Optional[int],
+                 saved: Optional[Dict[str, Any]]) -> int:
+  """The run's seed: the one a resumed run was started with, else ``--seed``,
+  else a fresh random one (logged, so the run can be repeated).
+
+  Args:
+    flag_seed: ``--seed`` (None: not given).
+    saved: the run directory's saved state (None: a fresh run); its
+      ``seed``, if any, is the resumed run's.
+
+  Raises:
+    UserError: ``--seed`` differs from the seed of the run being resumed.
+  """
+  saved_seed = (saved or {}).get("seed")
+  if saved_seed is not None:
+    if flag_seed is not None and flag_seed != saved_seed:
+      raise UserError("this run was started with --seed=%d; resume it with "
+                      "that seed (or none) or use a new --save_path"
+                      % saved_seed)
+    return saved_seed
+  if flag_seed is not None:
+    return flag_seed
+  seed = secrets.randbelow(2**31)
+  logging.info("Seed %d drawn at random; pass --seed=%d to repeat this run",
+               seed, seed)
+  return seed

@@ -64,9 +64,7 @@ weights sit under ``optimizer/_trainable_variables/<n>``).
 
 import contextlib
 import dataclasses
-import json
 import os
-import shutil
 import sys
 import tempfile
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -74,25 +72,18 @@ from typing import Dict, Iterator, List, Optional, Tuple
 if __package__ in (None, ""):  # `python mnist_rnn/convert_checkpoint.py`.
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import logging  # pylint: disable=wrong-import-position
+from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
-from common import app  # pylint: disable=wrong-import-position
 from common import checkpoint as ckpt_lib  # pylint: disable=wrong-import-position
+from common import convert as common_convert  # pylint: disable=wrong-import-position
+# The formats, re-exported: the trainers and tests name them through here.
+from common.convert import FORMAT_NAMES, TF1, TF2, checkpoint_format  # pylint: disable=wrong-import-position,unused-import
 from common.errors import UserError  # pylint: disable=wrong-import-position
-from common.tf_compat import tf, tf1  # pylint: disable=wrong-import-position
+from common.tf_compat import tf  # pylint: disable=wrong-import-position
 from mnist_rnn import configs  # pylint: disable=wrong-import-position
 from mnist_rnn import model_tf2  # pylint: disable=wrong-import-position
 from mnist_rnn import reader  # pylint: disable=wrong-import-position
-# The object graph of a TF2 checkpoint (what tf.train.Checkpoint matches).
-from tensorflow.core.protobuf import trackable_object_graph_pb2  # pylint: disable=g-direct-tensorflow-import,wrong-import-position,wrong-import-order
-
-TF1, TF2 = "tf1", "tf2"
-FORMATS = (TF1, TF2)
-FORMAT_NAMES = {TF1: "tf1 (name-based, tf1.train.Saver)",
-                TF2: "tf2 (object-based, tf.train.Checkpoint)"}
-_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 # TF1 names (mnist_rnn/model.py).
 OUT_W, OUT_B, GLOBAL_STEP = "out_w", "out_b", "global_step"
@@ -173,15 +164,6 @@ def adam_names(config: configs.MnistRnnConfig) -> List[str]:
 # --- The gate layouts ------------------------------------------------------
 
 
-def _swap_middle_gates(a: np.ndarray) -> np.ndarray:
-  """Blocks [g0, g1, g2, g3] of the last axis -> [g0, g2, g1, g3].
-
-  TF1 i, j, f, o <-> Keras i, f, c(=j), o; its own inverse.
-  """
-  g0, g1, g2, g3 = np.split(a, 4, axis=-1)
-  return np.concatenate([g0, g2, g1, g3], axis=-1)
-
-
 def _add_to_forget_gate(bias: np.ndarray, value: float) -> np.ndarray:
   """``bias`` (Keras order i, f, c, o) with ``value`` added to f, in float32."""
   out = np.array(bias, dtype=np.float32)
@@ -199,18 +181,16 @@ def keras_lstm_from_tf1(kernel: np.ndarray, bias: np.ndarray, inputs: int,
   ``forget_bias``: TF1's constant (``FORGET_BIAS`` for weights, 0 for the
   Adam moments), folded into the Keras bias.
   """
-  k = _swap_middle_gates(kernel)
-  return (k[:inputs], k[inputs:],
-          _add_to_forget_gate(_swap_middle_gates(bias), forget_bias))
+  k, r, b = common_convert.keras_lstm_from_tf1(kernel, bias, inputs)
+  return k, r, _add_to_forget_gate(b, forget_bias)
 
 
 def tf1_lstm_from_keras(kernel: np.ndarray, recurrent_kernel: np.ndarray,
                         bias: np.ndarray, forget_bias: float
                         ) -> Tuple[np.ndarray, np.ndarray]:
   """The inverse of :func:`keras_lstm_from_tf1`."""
-  fused = np.concatenate([kernel, recurrent_kernel], axis=0)
-  return (_swap_middle_gates(fused),
-          _swap_middle_gates(_add_to_forget_gate(bias, -forget_bias)))
+  return common_convert.tf1_lstm_from_keras(
+      kernel, recurrent_kernel, _add_to_forget_gate(bias, -forget_bias))
 
 
 def beta_power(beta: float, step: int) -> np.float32:
@@ -295,49 +275,10 @@ def arrays_of(config: configs.MnistRnnConfig, model: model_tf2.MnistRnnModel,
 # --- Reading ---------------------------------------------------------------
 
 
-def _first_line(error: Exception) -> str:
-  text = getattr(error, "message", None) or str(error)
-  return (text.strip().splitlines() or [type(error).__name__])[0]
-
-
-def _open(path: str) -> Tuple[str, "tf.train.CheckpointReader"]:
-  """``(prefix, reader)`` of a run directory, checkpoint directory or prefix.
-
-  Raises:
-    UserError: nothing there that TF can read as a checkpoint.
-  """
-  try:
-    prefix = ckpt_lib.find_checkpoint(path)
-  except UserError as e:
-    raise UserError("%s; expected a checkpoint prefix, a run directory or "
-                    "a directory with a TF checkpoint file" % e) from e
-  try:
-    return prefix, tf.train.load_checkpoint(prefix)
-  except (tf.errors.OpError, ValueError) as e:
-    raise UserError("%s is not a readable TF checkpoint (%s); expected a "
-                    "checkpoint written by tf1.train.Saver or "
-                    "tf.train.Checkpoint" % (prefix, _first_line(e))) from e
-
-
-def _format_of(reader) -> str:
-  return TF2 if reader.has_tensor(_OBJECT_GRAPH_KEY) else TF1
-
-
-def checkpoint_format(path: str) -> str:
-  """``"tf1"`` (name-based, ``tf1.train.Saver``) or ``"tf2"`` (object-based,
-  ``tf.train.Checkpoint``) for a checkpoint prefix or a directory.
-
-  Raises:
-    UserError: not a readable checkpoint.
-  """
-  return _format_of(_open(path)[1])
-
-
 def _object_paths(reader) -> Dict[str, str]:
   """``{object path: checkpoint key}`` of every variable of a TF2 checkpoint,
   under every path its object graph gives it (``model/out/_kernel``, ...)."""
-  graph = trackable_object_graph_pb2.TrackableObjectGraph()
-  graph.ParseFromString(reader.get_tensor(_OBJECT_GRAPH_KEY))
+  graph = common_convert.object_graph(reader)
   paths, queue, expanded = {}, [(0, "")], set()
   while queue:
     node_id, path = queue.pop(0)
@@ -354,13 +295,6 @@ def _object_paths(reader) -> Dict[str, str]:
   return paths
 
 
-def _count(exists, first: int = 0) -> int:
-  n = first
-  while exists(n):
-    n += 1
-  return n
-
-
 def _infer_config(prefix: str, fmt: str, shapes: Dict[str, List[int]]
                   ) -> configs.MnistRnnConfig:
   """The model a checkpoint holds, from its names and the LSTM bias's shape
@@ -368,11 +302,12 @@ def _infer_config(prefix: str, fmt: str, shapes: Dict[str, List[int]]
   if fmt == TF1:
     stacked = _stacked_tf1(0) + "/bias"
     bidirectional = _bidirectional_tf1("fw") + "/bias"
-    layers = _count(lambda l: _stacked_tf1(l) + "/bias" in shapes)
+    layers = common_convert.count_present(
+        lambda l: _stacked_tf1(l) + "/bias" in shapes)
   else:
     stacked = "model/%s/cell/bias" % model_tf2.lstm_layer_name(0)
     bidirectional = "model/bidirectional/forward_layer/cell/bias"
-    layers = _count(
+    layers = common_convert.count_present(
         lambda l: "model/%s/cell/bias" % model_tf2.lstm_layer_name(l)
         in shapes)
   if stacked in shapes:
@@ -398,13 +333,7 @@ def _infer_config(prefix: str, fmt: str, shapes: Dict[str, List[int]]
 def _check_shapes(prefix: str, fmt: str, expected: Dict[str, List[int]],
                   stored: Dict[str, List[int]],
                   config: configs.MnistRnnConfig) -> None:
-  problems = []
-  for name, shape in expected.items():
-    if name not in stored:
-      problems.append("%s missing" % name)
-    elif list(stored[name]) != shape:
-      problems.append("%s is %s, the model's %s" % (name, list(stored[name]),
-                                                    shape))
+  problems = ckpt_lib.shape_problems(expected.items(), stored)
   if problems:
     raise UserError(
         "checkpoint %s (%s) does not fit the %s model with hidden_size=%d, "
@@ -435,8 +364,8 @@ def check_fits(path: str, config: Optional[configs.MnistRnnConfig] = None
     UserError: not a checkpoint, not one of these models, a GRU model,
       missing names or other shapes than ``config``'s.
   """
-  prefix, reader = _open(path)
-  fmt = _format_of(reader)
+  prefix, reader = common_convert.open_checkpoint(path)
+  fmt = common_convert.format_of(reader)
   key_shapes = reader.get_variable_to_shape_map()
   if fmt == TF1:
     keys = {name: name for name in key_shapes}
@@ -491,7 +420,8 @@ def restore_tf2_weights(prefix: str, model: model_tf2.MnistRnnModel) -> int:
     tf.train.Checkpoint(model=model).restore(
         prefix).expect_partial().assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.OpError) as e:
-    raise UserError("cannot restore %s: %s" % (prefix, _first_line(e))) from e
+    raise UserError("cannot restore %s: %s" % (
+        prefix, common_convert.error_line(e))) from e
   reader = tf.train.load_checkpoint(prefix)
   key = _object_paths(reader).get(TF2_ITERATIONS)
   return 0 if key is None else int(reader.get_tensor(key))
@@ -524,7 +454,7 @@ def _read_tf2(prefix: str, config, has_optimizer: bool
     root.restore(prefix).expect_partial().assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.OpError) as e:
     raise UserError("cannot restore %s into the %s model: %s" %
-                    (prefix, config.model, _first_line(e))) from e
+                    (prefix, config.model, common_convert.error_line(e))) from e
   return arrays_of(config, model, optimizer if has_optimizer else None)
 
 
@@ -534,20 +464,8 @@ def _read_tf2(prefix: str, config, has_optimizer: bool
 def write_tf1(arrays: Dict[str, np.ndarray], directory: str) -> str:
   """Writes ``{TF1 name: array}`` with ``tf1.train.Saver`` (relative paths in
   its ``checkpoint`` file) into ``directory``; returns the prefix."""
-  with tf.Graph().as_default():
-    variables = {
-        name: tf1.get_variable(name, shape=np.shape(a),
-                               dtype=tf.as_dtype(np.asarray(a).dtype),
-                               initializer=tf1.zeros_initializer())
-        for name, a in arrays.items()}
-    saver = tf1.train.Saver(variables, save_relative_paths=True)
-    with tf1.Session() as session:
-      session.run(tf1.global_variables_initializer())
-      for name, variable in variables.items():
-        variable.load(arrays[name], session)
-      return saver.save(session, os.path.join(directory, ckpt_lib.CKPT_PREFIX),
-                        global_step=int(arrays.get(GLOBAL_STEP, 0)),
-                        write_meta_graph=False)
+  return common_convert.write_tf1(arrays, directory,
+                                  int(arrays.get(GLOBAL_STEP, 0)))
 
 
 def write_tf2(arrays: Dict[str, np.ndarray], config: configs.MnistRnnConfig,
@@ -558,64 +476,34 @@ def write_tf2(arrays: Dict[str, np.ndarray], config: configs.MnistRnnConfig,
   model = model_tf2.build_model(config)
   optimizer = model_tf2.build_optimizer(config, model)
   assign_to_model(arrays, config, model, optimizer)
-  manager = tf.train.CheckpointManager(
-      model_tf2.make_checkpoint(model, optimizer), directory, max_to_keep=1,
-      checkpoint_name=ckpt_lib.CKPT_PREFIX)
-  return manager.save(checkpoint_number=int(arrays.get(GLOBAL_STEP, 0)))
-
-
-def _copy_run_files(prefix: str, directory: str, written: str) -> None:
-  """Copies ``config.json`` and, if ``prefix`` is its run's last checkpoint,
-  ``train_state.json`` (naming ``written``) next to the new checkpoint."""
-  source = os.path.dirname(prefix)
-  config = os.path.join(source, ckpt_lib.CONFIG_FILE)
-  if os.path.isfile(config):
-    shutil.copyfile(config, os.path.join(directory, ckpt_lib.CONFIG_FILE))
-  state = ckpt_lib.saved_state(source or ".")
-  if state is not None and state["checkpoint"] == os.path.basename(prefix):
-    ckpt_lib.atomic_write_json(
-        os.path.join(directory, ckpt_lib.STATE_FILE),
-        dict(state, checkpoint=os.path.basename(written)))
+  return common_convert.save_tf2(model_tf2.make_checkpoint(model, optimizer),
+                                 directory, int(arrays.get(GLOBAL_STEP, 0)))
 
 
 def convert(source: str, from_format: str, to_format: str, out: str) -> str:
   """Converts checkpoint ``source`` (``from_format``) to ``to_format`` at
-  ``out`` (a new directory); returns the prefix written there.
+  ``out`` (a new directory, with ``source``'s ``config.json`` and, if
+  ``source`` is its run's last checkpoint, ``train_state.json``); returns
+  the prefix written there.
 
   Raises:
     UserError: ``out`` exists, ``source`` is not an MNIST LSTM checkpoint of
       ``from_format``, or the formats are the same. Nothing is left at
       ``out`` on any error.
   """
-  if from_format == to_format:
-    raise UserError("--from and --to are both %s; expected one of each" %
-                    from_format)
-  if os.path.lexists(out):
-    raise UserError("%s exists; expected a path that does not exist yet "
-                    "(the converted checkpoint's new directory)" % out)
+  common_convert.check_request(from_format, to_format, out)
   prefix, fmt, config, arrays = read_arrays(source)
-  if fmt != from_format:
-    raise UserError("%s is a %s checkpoint, not --from=%s" %
-                    (prefix, FORMAT_NAMES[fmt], from_format))
-  parent = os.path.dirname(os.path.abspath(out))
-  try:
-    tmp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(out),
-                           dir=parent)
-  except OSError as e:
-    raise UserError("cannot write in %s: %s" % (parent, e)) from e
-  try:
+  common_convert.check_source_format(prefix, fmt, from_format)
+
+  def write(directory: str) -> str:
     if to_format == TF1:
-      written = write_tf1(arrays, tmp)
+      written = write_tf1(arrays, directory)
     else:
-      written = write_tf2(arrays, config, tmp)
-    _copy_run_files(prefix, tmp, written)
-    os.rename(tmp, out)
-  except (OSError, tf.errors.OpError) as e:
-    raise UserError("cannot write %s: %s" % (out, _first_line(e))) from e
-  finally:
-    if os.path.isdir(tmp):
-      shutil.rmtree(tmp, ignore_errors=True)
-  result = os.path.join(out, os.path.basename(written))
+      written = write_tf2(arrays, config, directory)
+    common_convert.copy_config(prefix, directory)
+    common_convert.copy_state(prefix, directory, written)
+    return written
+  result = common_convert.write_new_directory(out, write)
   logging.info("Read %s (%s, %s model, hidden_size=%d, num_layers=%d, step "
                "%d%s); wrote %s (%s)", prefix, FORMAT_NAMES[fmt], config.model,
                config.hidden_size, config.num_layers,
@@ -651,29 +539,8 @@ def in_format(checkpoint: str, fmt: str) -> Iterator[str]:
 # --- Command line ----------------------------------------------------------
 
 
-def _define_flags():
-  """The command's two flags. Defined only when it runs as a command: the
-  library above is imported by mnist_rnn.py and train_tf2.py, whose command
-  lines must not accept --from/--to."""
-  flags.DEFINE_enum("from", None, FORMATS, "Format of IN: tf1 "
-                    "(tf1.train.Saver names) or tf2 (tf.train.Checkpoint "
-                    "objects).")
-  flags.DEFINE_enum("to", None, FORMATS, "Format to write at OUT.")
-
-
-def main(argv):
-  from_format, to_format = flags.FLAGS["from"].value, flags.FLAGS["to"].value
-  if len(argv) != 3:
-    raise UserError("expected IN and OUT: python -m mnist_rnn."
-                    "convert_checkpoint --from=tf1|tf2 --to=tf2|tf1 IN OUT")
-  if from_format is None or to_format is None:
-    raise UserError("--from and --to are required (tf1 or tf2)")
-  convert(argv[1], from_format, to_format, argv[2])
-
-
 def run():
-  _define_flags()
-  app.run(main, max_args=2)
+  common_convert.run(convert, "mnist_rnn.convert_checkpoint")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ Evaluation runs in chunks of ``eval_batch_size`` images (the seed fed all
 
 import dataclasses
 import json
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from absl import logging
 import numpy as np
@@ -96,12 +96,31 @@ def evaluate_set(session: tf1.Session, model: model_lib.MnistRnnModel,
   Returns:
     (accuracy in [0, 1], mean cross-entropy).
   """
+  return evaluate_in_chunks(
+      lambda images, labels: session.run(
+          [model.num_correct, model.loss],
+          model.feed(images, labels, keep_prob=1.0)),
+      dataset, batch_size)
+
+
+def evaluate_in_chunks(evaluate_batch: Callable[[Any, Any], Tuple[Any, Any]],
+                       dataset: reader.DataSet, batch_size: int
+                       ) -> Tuple[float, float]:
+  """:func:`evaluate_set`'s loop, for either API.
+
+  Args:
+    evaluate_batch: ``(images, labels) -> (number correct, mean loss)``.
+    dataset: evaluated in file order, ``batch_size`` images at a time.
+    batch_size: chunk size (does not change the result).
+
+  Returns:
+    (accuracy in [0, 1], mean cross-entropy).
+  """
   correct, loss_sum = 0, 0.0
   for start in range(0, dataset.num_examples, batch_size):
     images = dataset.images[start:start + batch_size]
     labels = dataset.labels[start:start + batch_size]
-    n, loss = session.run([model.num_correct, model.loss],
-                          model.feed(images, labels, keep_prob=1.0))
+    n, loss = evaluate_batch(images, labels)
     correct += int(n)
     loss_sum += float(loss) * len(images)
   return correct / dataset.num_examples, loss_sum / dataset.num_examples
@@ -123,8 +142,33 @@ def _log_comparison(rows) -> None:
       "accuracy; only medium/large carry the issue's target).")
 
 
+def report_evaluation(config: configs.MnistRnnConfig, data: reader.DataSets,
+                      step: int, valid_accuracy: float,
+                      test_accuracy: float) -> Dict[str, Any]:
+  """Logs an evaluated checkpoint's accuracies and the comparison; returns
+  what :func:`evaluate` returns."""
+  logging.info("step %d: validation accuracy %.4f, test accuracy %.4f (all "
+               "%d test images)", step, valid_accuracy, test_accuracy,
+               data.test.num_examples)
+  rows = comparison(config, test_accuracy)
+  _log_comparison(rows)
+  return {"step": step, "validation_accuracy": valid_accuracy,
+          "test_accuracy": test_accuracy, "comparison": rows}
+
+
+# What train_state.json holds besides the checkpoint's name and its step.
+STATE_TYPES = {"data": dict, "stopped_early": bool,
+               "train_seconds": (int, float)}
+
+
 class _Trainer:
-  """The training loop's state: one instance per call of :func:`train`."""
+  """The training loop's state: one instance per call of :func:`train`.
+
+  The loop, progress lines, early stop, validation, checkpoints and the run
+  record are the same for both APIs; the methods under "The API" run the
+  TF1 graph in a Session here, and :class:`mnist_rnn.train_tf2._Trainer`
+  overrides them (and only them) with the TF2 model's ``tf.function`` steps.
+  """
 
   def __init__(self, config, data: reader.DataSets, run: _Run,
                options: RunOptions, metrics: MetricsLog,
@@ -141,16 +185,56 @@ class _Trainer:
     self.last_saved_step = None
     self.last_validation = None  # (step, accuracy) of the latest evaluation.
 
-  def restore_or_init(self) -> None:
-    """Resumes from the run directory's last checkpoint, or initialises."""
+  # --- The API: the TF1 graph, run in the Session -------------------------
+
+  def _restore_checkpoint(self) -> Optional[Dict[str, Any]]:
+    """Restores the last checkpoint and returns its state, or initialises
+    the variables (a fresh run) and returns None."""
     state = None
     if self.checkpointer is not None:
       state = self.checkpointer.restore(self.run.session)
     if state is None:
       self.run.session.run(tf1.global_variables_initializer())
+    return state
+
+  def _global_step(self) -> int:
+    return int(self.run.session.run(self.run.model.global_step))
+
+  def _save_checkpoint(self, state: Dict[str, Any]) -> str:
+    return self.checkpointer.save(self.run.session, self.step, state)
+
+  def _train_on(self, images, labels):
+    """One Adam step with dropout (``keep_prob``); returns its loss."""
+    model = self.run.model
+    _, loss = self.run.session.run(
+        [model.train_op, model.loss],
+        model.feed(images, labels, keep_prob=self.config.keep_prob))
+    return loss
+
+  def _measure(self, images, labels) -> Tuple[float, float, float]:
+    """``(accuracy, loss, learning rate)`` of a minibatch run with
+    ``progress_keep_prob`` (the seed's measurement: 1.0 in the stacked
+    script, 0.8 in the bidirectional one)."""
+    model = self.run.model
+    return self.run.session.run(
+        [model.accuracy, model.loss, model.learning_rate],
+        model.feed(images, labels,
+                   keep_prob=self.config.progress_keep_prob))
+
+  def evaluate(self, dataset: reader.DataSet) -> Tuple[float, float]:
+    """:func:`evaluate_set` of the current weights."""
+    return evaluate_set(self.run.session, self.run.model, dataset,
+                        self.options.eval_batch_size)
+
+  # --- The loop, the same for both APIs -----------------------------------
+
+  def restore(self) -> None:
+    """Resumes from the run directory's last checkpoint, or starts afresh."""
+    state = self._restore_checkpoint()
+    if state is None:
       return
     self.data.train.set_state(state["data"])
-    self.step = int(self.run.session.run(self.run.model.global_step))
+    self.step = self._global_step()
     # An early stop holds unless the resumed config no longer asks for it.
     self.stopped_early = (bool(state.get("stopped_early", False)) and
                           self.config.stop_at_accuracy > 0)
@@ -161,23 +245,23 @@ class _Trainer:
                  self.data.train.epochs_completed,
                  "; it had stopped early" if self.stopped_early else "")
 
+  def _checkpoint_state(self, meter: Throughput) -> Dict[str, Any]:
+    """What train_state.json holds with a checkpoint (see STATE_TYPES)."""
+    return {"step": self.step, "data": self.data.train.get_state(),
+            "stopped_early": self.stopped_early,
+            "train_seconds": self.train_seconds + meter.elapsed()}
+
   def save(self, meter: Throughput) -> None:
     if self.checkpointer is None or self.last_saved_step == self.step:
       return
-    state = {"step": self.step, "data": self.data.train.get_state(),
-             "stopped_early": self.stopped_early,
-             "train_seconds": self.train_seconds + meter.elapsed()}
-    path = self.checkpointer.save(self.run.session, self.step, state)
+    path = self._save_checkpoint(self._checkpoint_state(meter))
     self.last_saved_step = self.step
     logging.info("Saved %s", path)
 
   def train_step(self) -> Tuple[np.ndarray, np.ndarray]:
     """One Adam step; returns its minibatch."""
-    model = self.run.model
     images, labels = self.data.train.next_batch(self.config.batch_size)
-    _, loss = self.run.session.run(
-        [model.train_op, model.loss],
-        model.feed(images, labels, keep_prob=self.config.keep_prob))
+    loss = self._train_on(images, labels)
     self.step += 1
     check_finite_loss(loss, "step %d" % self.step,
                       hint=" (try a lower --learning_rate or --max_grad_norm)")
@@ -186,15 +270,12 @@ class _Trainer:
   def log_progress(self, images, labels, meter: Throughput) -> None:
     """The seed's progress line; sets ``stopped_early`` as the seed would.
 
-    The step's minibatch is re-run with ``progress_keep_prob`` (the seed's
-    measurement: 1.0 in the stacked script, 0.8 in the bidirectional one);
-    ``stop_at_accuracy`` is tested against that accuracy.
+    The step's minibatch is re-run with ``progress_keep_prob``
+    (:meth:`_measure`); ``stop_at_accuracy`` is tested against that
+    accuracy.
     """
-    model = self.run.model
     keep_prob = self.config.progress_keep_prob
-    accuracy, loss, lr = self.run.session.run(
-        [model.accuracy, model.loss, model.learning_rate],
-        model.feed(images, labels, keep_prob=keep_prob))
+    accuracy, loss, lr = self._measure(images, labels)
     logging.info("epochs_completed %d step %d/%d: minibatch accuracy %.4f "
                  "loss %.4f (keep_prob %.2g) lr %.3g, %.0f examples/s, ETA %s",
                  self.data.train.epochs_completed, self.step,
@@ -212,9 +293,7 @@ class _Trainer:
     """Validation accuracy at the current step (evaluated once per step)."""
     if self.last_validation and self.last_validation[0] == self.step:
       return self.last_validation[1]
-    accuracy, loss = evaluate_set(self.run.session, self.run.model,
-                                  self.data.validation,
-                                  self.options.eval_batch_size)
+    accuracy, loss = self.evaluate(self.data.validation)
     logging.info("step %d: validation accuracy %.4f loss %.4f", self.step,
                  accuracy, loss)
     self.metrics.scalars(self.step, validation_accuracy=accuracy,
@@ -240,6 +319,40 @@ class _Trainer:
         self.save(meter)
     self.save(meter)
     return meter
+
+  def train_and_report(self, **record: Any) -> None:
+    """Resumes, trains, and once the run is finished evaluates it: the test
+    accuracy and the comparison, logged and in the run record.
+
+    Args:
+      **record: fields that head the record's others (seed, api).
+    """
+    self.restore()
+    meter = self.loop()
+    config, data, metrics = self.config, self.data, self.metrics
+    train_seconds = self.train_seconds + meter.elapsed()
+    finished = self.step >= config.max_steps or self.stopped_early
+    metrics.set(**record, step=self.step, finished=finished,
+                stopped_early=self.stopped_early,
+                epochs_completed=data.train.epochs_completed,
+                train_seconds=train_seconds,
+                train_examples_per_sec=meter.rate() if meter.steps else None)
+    if not finished:
+      logging.info("Paused at step %d of %d; run again with the same "
+                   "--save_path to resume", self.step, config.max_steps)
+      return
+    valid_accuracy = self.validate()
+    test_accuracy, test_loss = self.evaluate(data.test)
+    logging.info("step %d: test accuracy %.4f loss %.4f (all %d test images); "
+                 "trained %.0f s", self.step, test_accuracy, test_loss,
+                 data.test.num_examples, train_seconds)
+    metrics.scalars(self.step, test_accuracy=test_accuracy,
+                    test_loss=test_loss)
+    rows = comparison(config, test_accuracy)
+    metrics.set(validation_accuracy=valid_accuracy,
+                test_accuracy=test_accuracy, test_loss=test_loss,
+                comparison=rows)
+    _log_comparison(rows)
 
 
 def train(config: configs.MnistRnnConfig, data: reader.DataSets,
@@ -269,8 +382,7 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
     checkpointer = ckpt_lib.Checkpointer(
         options.save_path, run.saver, config_dict,
         mutable_fields=configs.RESUMABLE_CHANGES, state_fields=("data",),
-        state_types={"data": dict, "stopped_early": bool,
-                     "train_seconds": (int, float)})
+        state_types=STATE_TYPES)
   metrics = MetricsLog(options.save_path, config_dict)
   try:
     with run.graph.as_default(), run.session:
@@ -286,33 +398,8 @@ def _train(config: configs.MnistRnnConfig, data: reader.DataSets, run: _Run,
   """The body of :func:`train`, inside the graph and the session."""
   logging.info("%d trainable parameters",
                variables.num_parameters(model_lib.weight_variables()))
-  trainer = _Trainer(config, data, run, options, metrics, checkpointer)
-  trainer.restore_or_init()
-  meter = trainer.loop()
-  train_seconds = trainer.train_seconds + meter.elapsed()
-  finished = trainer.step >= config.max_steps or trainer.stopped_early
-  metrics.set(seed=options.seed, step=trainer.step, finished=finished,
-              stopped_early=trainer.stopped_early,
-              epochs_completed=data.train.epochs_completed,
-              train_seconds=train_seconds,
-              train_examples_per_sec=meter.rate() if meter.steps else None)
-  if not finished:
-    logging.info("Paused at step %d of %d; run again with the same "
-                 "--save_path to resume", trainer.step, config.max_steps)
-    return
-  valid_accuracy = trainer.validate()
-  test_accuracy, test_loss = evaluate_set(run.session, run.model, data.test,
-                                          options.eval_batch_size)
-  logging.info("step %d: test accuracy %.4f loss %.4f (all %d test images); "
-               "trained %.0f s", trainer.step, test_accuracy, test_loss,
-               data.test.num_examples, train_seconds)
-  metrics.scalars(trainer.step, test_accuracy=test_accuracy,
-                  test_loss=test_loss)
-  rows = comparison(config, test_accuracy)
-  metrics.set(validation_accuracy=valid_accuracy,
-              test_accuracy=test_accuracy, test_loss=test_loss,
-              comparison=rows)
-  _log_comparison(rows)
+  _Trainer(config, data, run, options, metrics,
+           checkpointer).train_and_report(seed=options.seed)
 
 
 def evaluate(config: configs.MnistRnnConfig, data: reader.DataSets,
@@ -344,10 +431,4 @@ def evaluate(config: configs.MnistRnnConfig, data: reader.DataSets,
                                      options.eval_batch_size)
     test_accuracy, _ = evaluate_set(session, run.model, data.test,
                                     options.eval_batch_size)
-  logging.info("step %d: validation accuracy %.4f, test accuracy %.4f (all "
-               "%d test images)", step, valid_accuracy, test_accuracy,
-               data.test.num_examples)
-  rows = comparison(config, test_accuracy)
-  _log_comparison(rows)
-  return {"step": step, "validation_accuracy": valid_accuracy,
-          "test_accuracy": test_accuracy, "comparison": rows}
+  return report_evaluation(config, data, step, valid_accuracy, test_accuracy)

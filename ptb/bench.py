@@ -10,7 +10,8 @@ so that every ratio compares numbers taken under the same conditions:
 * ``train``: training words/s of each peer on the preset's shapes (SGD,
   clipping, the state carried chunk to chunk; random word ids: speed does not
   depend on the words). Peers: ``basic``, ``block``, ``fused`` (this port's
-  ``--rnn_mode``s), ``tutorial`` (the tutorial's own graph,
+  ``--rnn_mode``s), ``tf2`` (the TF2 twin's ``tf.function`` train step,
+  ``--api=tf2``), ``tutorial`` (the tutorial's own graph,
   ``ptb/tutorial_reference.py``: static unroll of BasicLSTMCell) and
   ``torch`` (PyTorch ``nn.LSTM``, the same shapes and update; only when
   ``torch`` is importable: ``pip install torch``, never required);
@@ -41,10 +42,12 @@ from common import session as session_lib  # pylint: disable=wrong-import-positi
 from common.tf_compat import tf, tf1  # pylint: disable=wrong-import-position
 from ptb import configs  # pylint: disable=wrong-import-position
 from ptb import model as model_lib  # pylint: disable=wrong-import-position
+from ptb import model_tf2  # pylint: disable=wrong-import-position
 from ptb import train  # pylint: disable=wrong-import-position
+from ptb import train_tf2  # pylint: disable=wrong-import-position
 from ptb import tutorial_reference  # pylint: disable=wrong-import-position
 
-PEERS = ("basic", "block", "fused", "tutorial", "torch")
+PEERS = ("basic", "block", "fused", "tf2", "tutorial", "torch")
 
 _MODEL = flags.DEFINE_enum("model", "small", configs.CONFIGS.names, "Preset.")
 _PEERS = flags.DEFINE_list("peers", list(PEERS), "Which of %s to run."
@@ -112,6 +115,24 @@ class _PortPeer:
     feed = {m.input_data: x, m.targets: y}
     feed.update(model_lib.state_feed(m.initial_state, self._state))
     self._state = self.session.run(self._fetches, feed)["state"]
+
+
+class _TF2Peer:
+  """The TF2 twin (``--api=tf2``): eager, Keras 3 layers, a ``tf.function``
+  train step."""
+
+  def __init__(self, config):
+    model = model_tf2.build_model(config, seed=0)
+    self._steps = train_tf2.Steps(
+        model, model_tf2.build_optimizer(model, config.learning_rate))
+    self._state = model.zero_state(config.batch_size)
+    self._config = config
+    self._rng = np.random.default_rng(0)
+
+  def step(self):
+    x, y = _random_chunk(self._rng, self._config)
+    _, self._state, _ = self._steps.train(tf.constant(x), tf.constant(y),
+                                          self._state)
 
 
 class _TutorialPeer:
@@ -193,6 +214,8 @@ def make_peers(config, names, threads):
   for name in names:
     if name in model_lib.RNN_MODES:
       peers[name] = _PortPeer(config, name, threads)
+    elif name == "tf2":
+      peers[name] = _TF2Peer(config)
     elif name == "tutorial":
       peers[name] = _TutorialPeer(config, threads)
     elif name == "torch" and _torch_available():
@@ -244,6 +267,9 @@ def summarize(rates, ceiling):
       if other in peers and other != fastest:
         ratios["%s_vs_%s" % (fastest, other)] = round(
             peers[fastest]["median"] / peers[other]["median"], 3)
+  if "tf2" in peers and "basic" in peers:
+    ratios["tf2_vs_basic"] = round(
+        peers["tf2"]["median"] / peers["basic"]["median"], 3)
   return peers, ratios
 
 
@@ -255,6 +281,8 @@ def main(argv):
                         % (", ".join(unknown), ", ".join(PEERS)))
   config = configs.CONFIGS.get(_MODEL.value)
   threads = _NUM_THREADS.value
+  # The TF2 peer's threads (TF1 sessions take theirs in make_session).
+  train_tf2.configure(train.RunOptions(intra_op_threads=threads))
   gflops = matmul_gflops(threads)
   train_flops = 3 * forward_flops_per_word(config)
   ceiling = gflops * 1e9 / train_flops

@@ -27,7 +27,9 @@ class PTBConfig:
   keep_prob: float  # Dropout keep probability (1.0 = no dropout).
   lr_decay: float  # Learning-rate factor per epoch after max_epoch.
   batch_size: int  # Parallel streams (rows) per step.
-  vocab_size: int  # Vocabulary size; must match the data's.
+  vocab_size: int  # Rows of the embedding and softmax: at least the data's
+  # vocabulary size (train._load_data refuses a larger data vocabulary and
+  # only warns about a smaller one, whose extra rows are never used).
 
   def __post_init__(self):
     config_lib.check_positive(

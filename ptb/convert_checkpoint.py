@@ -58,32 +58,23 @@ API uses it and logs what it read); :func:`read_weights` reads either into
 
 import dataclasses
 import os
-import shutil
 import sys
-import tempfile
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 if __package__ in (None, ""):  # `python ptb/convert_checkpoint.py`.
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import logging  # pylint: disable=wrong-import-position
+from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
-from common import app  # pylint: disable=wrong-import-position
-from common import checkpoint as ckpt_lib  # pylint: disable=wrong-import-position
+from common import convert as common_convert  # pylint: disable=wrong-import-position
+# The formats, re-exported: the trainers and tests name them through here.
+from common.convert import FORMAT_NAMES, TF1, TF2, checkpoint_format  # pylint: disable=wrong-import-position,unused-import
+from common.convert import keras_lstm_from_tf1, tf1_lstm_from_keras  # pylint: disable=wrong-import-position
 from common.errors import UserError  # pylint: disable=wrong-import-position
-from common.tf_compat import tf, tf1  # pylint: disable=wrong-import-position
+from common.tf_compat import tf1  # pylint: disable=wrong-import-position
 from ptb import configs  # pylint: disable=wrong-import-position
 from ptb import model_tf2  # pylint: disable=wrong-import-position
-# The object graph of a TF2 checkpoint (what tf.train.CheckpointView reads).
-from tensorflow.core.protobuf import trackable_object_graph_pb2  # pylint: disable=g-direct-tensorflow-import,wrong-import-position,wrong-import-order
-
-TF1, TF2 = "tf1", "tf2"
-FORMATS = (TF1, TF2)
-FORMAT_NAMES = {TF1: "tf1 (name-based, tf1.train.Saver)",
-                TF2: "tf2 (object-based, tf.train.Checkpoint)"}
-_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 # TF1 names.
 EMBEDDING = "Model/embedding"
@@ -111,35 +102,6 @@ TF2_LEARNING_RATE = "optimizer/_learning_rate"
 def tf2_lstm_path(layer: int, part: str) -> str:
   """``model/lstm_{layer}/cell/{part}``; part: kernel, recurrent_kernel, bias."""
   return "model/%s/cell/%s" % (model_tf2.lstm_layer_name(layer), part)
-
-
-# --- The gate layouts ------------------------------------------------------
-
-
-def _swap_middle_gates(a: np.ndarray) -> np.ndarray:
-  """Blocks [g0, g1, g2, g3] of the last axis -> [g0, g2, g1, g3].
-
-  TF1 i, j, f, o <-> Keras i, f, c(=j), o; its own inverse.
-  """
-  g0, g1, g2, g3 = np.split(a, 4, axis=-1)
-  return np.concatenate([g0, g2, g1, g3], axis=-1)
-
-
-def keras_lstm_from_tf1(kernel: np.ndarray, bias: np.ndarray
-                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-  """TF1 ``kernel [in + H, 4H]``, ``bias [4H]`` (i, j, f, o) -> Keras
-  ``(kernel [in, 4H], recurrent_kernel [H, 4H], bias [4H])`` (i, f, c, o)."""
-  hidden = bias.shape[0] // 4
-  n_in = kernel.shape[0] - hidden
-  k = _swap_middle_gates(kernel)
-  return k[:n_in], k[n_in:], _swap_middle_gates(bias)
-
-
-def tf1_lstm_from_keras(kernel: np.ndarray, recurrent_kernel: np.ndarray,
-                        bias: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-  """The inverse of :func:`keras_lstm_from_tf1`."""
-  fused = np.concatenate([kernel, recurrent_kernel], axis=0)
-  return _swap_middle_gates(fused), _swap_middle_gates(bias)
 
 
 # --- The weights, in the TF1 layout ----------------------------------------
@@ -230,45 +192,6 @@ class Weights:
 # --- Reading ---------------------------------------------------------------
 
 
-def _open(path: str) -> Tuple[str, "tf.train.CheckpointReader"]:
-  """``(prefix, reader)`` of a run directory, checkpoint directory or prefix.
-
-  Raises:
-    UserError: nothing there that TF can read as a checkpoint.
-  """
-  try:
-    prefix = ckpt_lib.find_checkpoint(path)
-  except UserError as e:
-    raise UserError("%s; expected a checkpoint prefix, a run directory or "
-                    "a directory with a TF checkpoint file" % e) from e
-  try:
-    return prefix, tf.train.load_checkpoint(prefix)
-  except (tf.errors.OpError, ValueError) as e:
-    raise UserError("%s is not a readable TF checkpoint (%s); expected a "
-                    "checkpoint written by tf1.train.Saver or "
-                    "tf.train.Checkpoint" % (prefix, error_line(e))) from e
-
-
-def error_line(error: Exception) -> str:
-  """The first line of an error's message (TF's are many lines long)."""
-  text = getattr(error, "message", None) or str(error)
-  return (text.strip().splitlines() or [type(error).__name__])[0]
-
-
-def _format_of(reader) -> str:
-  return TF2 if reader.has_tensor(_OBJECT_GRAPH_KEY) else TF1
-
-
-def checkpoint_format(path: str) -> str:
-  """``"tf1"`` (name-based, ``tf1.train.Saver``) or ``"tf2"`` (object-based,
-  ``tf.train.Checkpoint``) for a checkpoint prefix or a directory.
-
-  Raises:
-    UserError: not a readable checkpoint.
-  """
-  return _format_of(_open(path)[1])
-
-
 def tf1_arrays(path: str) -> Tuple[str, str, Dict[str, np.ndarray]]:
   """For the TF1 graph: ``(prefix, format, {TF1 name: array})`` of either
   format (``basic_lstm_cell`` names), shapes checked for consistency.
@@ -293,18 +216,11 @@ def read_weights(path: str) -> Tuple[str, str, Weights]:
     UserError: not a checkpoint, not a PTB checkpoint (names missing), or
       shapes that are not those of one PTB model.
   """
-  prefix, reader = _open(path)
-  fmt = _format_of(reader)
+  prefix, reader = common_convert.open_checkpoint(path)
+  fmt = common_convert.format_of(reader)
   weights = (_read_tf2 if fmt == TF2 else _read_tf1)(prefix, reader)
   weights.check_consistent(prefix)
   return prefix, fmt, weights
-
-
-def _count_layers(has: Callable[[int], bool]) -> int:
-  layers = 0
-  while has(layers):
-    layers += 1
-  return layers
 
 
 def _read_tf1(prefix: str, reader) -> Weights:
@@ -327,7 +243,8 @@ def weights_from_tf1(arrays: Mapping[str, np.ndarray],
   cell = BLOCK_CELL if (tf1_cell_name(0, "kernel", BLOCK_CELL) in arrays and
                         tf1_cell_name(0, "kernel", BASIC_CELL) not in arrays
                         ) else BASIC_CELL
-  layers = _count_layers(lambda l: tf1_cell_name(l, "kernel", cell) in arrays)
+  layers = common_convert.count_present(
+      lambda l: tf1_cell_name(l, "kernel", cell) in arrays)
   needed = [EMBEDDING, SOFTMAX_W, SOFTMAX_B] + [
       tf1_cell_name(l, p, cell) for l in range(max(layers, 1))
       for p in ("kernel", "bias")]
@@ -355,8 +272,7 @@ def _object_resolver(reader) -> Callable[[str], Optional[str]]:
   Follows the checkpoint's object graph from the root, as
   ``tf.train.Checkpoint.restore`` matches objects.
   """
-  graph = trackable_object_graph_pb2.TrackableObjectGraph()
-  graph.ParseFromString(reader.get_tensor(_OBJECT_GRAPH_KEY))
+  graph = common_convert.object_graph(reader)
 
   def resolve(path: str) -> Optional[str]:
     node = 0
@@ -376,7 +292,8 @@ def _read_tf2(prefix: str, reader) -> Weights:
   """An object-based checkpoint of ``tf.train.Checkpoint(model=PTBModel,
   optimizer=SGD)`` (``ptb/train_tf2.py``, or this converter)."""
   resolve = _object_resolver(reader)
-  layers = _count_layers(lambda l: resolve(tf2_lstm_path(l, "kernel")))
+  layers = common_convert.count_present(
+      lambda l: resolve(tf2_lstm_path(l, "kernel")))
   needed = [TF2_EMBEDDING, TF2_SOFTMAX_W, TF2_SOFTMAX_B] + [
       tf2_lstm_path(l, p) for l in range(max(layers, 1))
       for p in ("kernel", "recurrent_kernel", "bias")]
@@ -463,19 +380,8 @@ def _step(weights: Weights) -> int:
 def write_tf1(weights: Weights, directory: str) -> str:
   """Writes ``weights`` with ``tf1.train.Saver`` (this port's names) into
   ``directory``; returns the checkpoint prefix."""
-  arrays = weights.tf1_arrays()
-  with tf.Graph().as_default():
-    variables = {
-        name: tf1.get_variable(name, shape=a.shape, dtype=tf.as_dtype(a.dtype),
-                               initializer=tf1.zeros_initializer())
-        for name, a in arrays.items()}
-    saver = tf1.train.Saver(variables, save_relative_paths=True)
-    with tf1.Session() as session:
-      session.run(tf1.global_variables_initializer())
-      for name, variable in variables.items():
-        variable.load(arrays[name], session)
-      return saver.save(session, os.path.join(directory, ckpt_lib.CKPT_PREFIX),
-                        global_step=_step(weights), write_meta_graph=False)
+  return common_convert.write_tf1(weights.tf1_arrays(), directory,
+                                  _step(weights))
 
 
 def write_tf2(weights: Weights, directory: str) -> str:
@@ -485,10 +391,8 @@ def write_tf2(weights: Weights, directory: str) -> str:
   model = model_tf2.build_model(weights.config(), seed=0)
   optimizer = model_tf2.build_optimizer(model)
   assign_to_model(weights, model, optimizer)
-  manager = tf.train.CheckpointManager(
-      model_tf2.make_checkpoint(model, optimizer), directory, max_to_keep=1,
-      checkpoint_name=ckpt_lib.CKPT_PREFIX)
-  prefix = manager.save(checkpoint_number=_step(weights))
+  prefix = common_convert.save_tf2(
+      model_tf2.make_checkpoint(model, optimizer), directory, _step(weights))
   # TF's pointer file again, without the manager's timestamps: a
   # CheckpointManager that opens this directory later (a run resumed or
   # started here) then keeps the converted checkpoint instead of rotating it
@@ -502,41 +406,23 @@ _WRITERS = {TF1: write_tf1, TF2: write_tf2}
 
 def convert(source: str, from_format: str, to_format: str, out: str) -> str:
   """Converts checkpoint ``source`` (``from_format``) to ``to_format`` at
-  ``out`` (a new directory); returns the prefix written there.
+  ``out`` (a new directory, with ``source``'s ``config.json``); returns the
+  prefix written there.
 
   Raises:
     UserError: ``out`` exists, ``source`` is not a PTB checkpoint of
       ``from_format``, or the formats are the same. Nothing is left at
       ``out`` on any error.
   """
-  if from_format == to_format:
-    raise UserError("--from and --to are both %s; expected one of each" %
-                    from_format)
-  if os.path.lexists(out):
-    raise UserError("%s exists; expected a path that does not exist yet "
-                    "(the converted checkpoint's new directory)" % out)
+  common_convert.check_request(from_format, to_format, out)
   prefix, fmt, weights = read_weights(source)
-  if fmt != from_format:
-    raise UserError("%s is a %s checkpoint, not --from=%s" %
-                    (prefix, FORMAT_NAMES[fmt], from_format))
-  parent = os.path.dirname(os.path.abspath(out))
-  try:
-    tmp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(out),
-                           dir=parent)
-  except OSError as e:
-    raise UserError("cannot write in %s: %s" % (parent, e)) from e
-  try:
-    written = _WRITERS[to_format](weights, tmp)
-    config = os.path.join(os.path.dirname(prefix), ckpt_lib.CONFIG_FILE)
-    if os.path.isfile(config):
-      shutil.copyfile(config, os.path.join(tmp, ckpt_lib.CONFIG_FILE))
-    os.rename(tmp, out)
-  except (OSError, tf.errors.OpError) as e:
-    raise UserError("cannot write %s: %s" % (out, error_line(e))) from e
-  finally:
-    if os.path.isdir(tmp):
-      shutil.rmtree(tmp, ignore_errors=True)
-  result = os.path.join(out, os.path.basename(written))
+  common_convert.check_source_format(prefix, fmt, from_format)
+
+  def write(directory: str) -> str:
+    written = _WRITERS[to_format](weights, directory)
+    common_convert.copy_config(prefix, directory)
+    return written
+  result = common_convert.write_new_directory(out, write)
   logging.info("Read %s (%s, %d layers, hidden_size=%d, vocab_size=%d); "
                "wrote %s (%s)", prefix, FORMAT_NAMES[fmt], weights.num_layers,
                weights.hidden_size, weights.vocab_size, result,
@@ -546,32 +432,16 @@ def convert(source: str, from_format: str, to_format: str, out: str) -> str:
 
 # --- Command line ----------------------------------------------------------
 
-
-def define_flags():
-  """Defines ``--from`` and ``--to``; returns their holders.
-
-  Called by :func:`run` only: this module is also a library (of both
-  training twins), and importing it must not define flags that another
-  workload's converter may define too.
-  """
-  return (flags.DEFINE_enum("from", None, FORMATS, "Format of IN: tf1 "
-                            "(tf1.train.Saver names) or tf2 "
-                            "(tf.train.Checkpoint objects)."),
-          flags.DEFINE_enum("to", None, FORMATS, "Format to write at OUT."))
+_PROGRAM = "ptb.convert_checkpoint"
 
 
 def main(argv, from_flag, to_flag):
-  if len(argv) != 3:
-    raise UserError("expected IN and OUT: python -m ptb.convert_checkpoint "
-                    "--from=tf1|tf2 --to=tf2|tf1 IN OUT")
-  if from_flag.value is None or to_flag.value is None:
-    raise UserError("--from and --to are required (tf1 or tf2)")
-  convert(argv[1], from_flag.value, to_flag.value, argv[2])
+  """The command's body (:func:`common.convert.main` with :func:`convert`)."""
+  common_convert.main(argv, from_flag, to_flag, convert, _PROGRAM)
 
 
 def run():
-  from_flag, to_flag = define_flags()
-  app.run(lambda argv: main(argv, from_flag, to_flag), max_args=2)
+  common_convert.run(convert, _PROGRAM)
 
 
 if __name__ == "__main__":

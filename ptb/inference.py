@@ -53,6 +53,7 @@ from common.tf_compat import tf, tf1
 from ptb import configs
 from ptb import model as model_lib
 from ptb import reader
+from ptb import train
 
 EOS = reader.EOS
 UNK = "<unk>"
@@ -70,6 +71,10 @@ class Vocabulary:
     return cls(tuple(sorted(word_to_id, key=word_to_id.get)))
 
   def __len__(self) -> int:
+    return len(self.words)
+
+  @property
+  def vocab_size(self) -> int:  # As reader.PTBData's, for train.check_vocab.
     return len(self.words)
 
   @property
@@ -203,8 +208,8 @@ class LanguageModel:
     try:
       with self.graph.as_default():
         weights = model_lib.weight_variables()
-        self.checkpoint_path = ckpt_lib.restore_weights(self.session,
-                                                        checkpoint, weights)
+        self.checkpoint_path, naming = train.restore_model_weights(
+            self.session, checkpoint)
         restored = {id(v) for v in weights}
         others = [v for v in tf1.global_variables()
                   if id(v) not in restored]
@@ -214,7 +219,7 @@ class LanguageModel:
     except BaseException:
       self.session.close()
       raise
-    logging.info("Restored %s", self.checkpoint_path)
+    logging.info("Restored %s (%s-mode names)", self.checkpoint_path, naming)
 
   def __enter__(self) -> "LanguageModel":
     return self
@@ -251,6 +256,7 @@ def open_model(checkpoint: str, model_name: str, vocab: Vocabulary,
   """The :class:`LanguageModel` of ``checkpoint``, with its saved config
   (else the preset ``model_name``), checked against ``vocab``."""
   _, config = resolve_config(checkpoint, model_name, name_given)
+  train.check_vocab(ckpt_lib.state_near(checkpoint), vocab, checkpoint)
   check_vocabulary(vocab, config)
   return LanguageModel(config, checkpoint)
 

@@ -14,7 +14,6 @@ step come back from the checkpoint).
 
 import dataclasses
 import math
-import secrets
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from absl import logging
@@ -162,19 +161,10 @@ def run_epoch(session: tf1.Session, model: model_lib.PTBModel, data,
     costs += float(vals["cost"])  # float64 sum (a float32 one drifts)
     iters += cfg.num_steps
     meter.update(steps=1, units=cfg.batch_size * cfg.num_steps)
-    if verbose and meter.steps == min(_ESTIMATE_AFTER, n - pos.step):
-      per_epoch = n * meter.elapsed() / meter.steps
-      logging.info("Estimate: %.1f epochs left x %s per epoch = %s (rate of "
-                   "the first %d chunks)", epochs_after + meter.total_steps / n,
-                   format_duration(per_epoch), format_duration(
-                       meter.seconds_left() + epochs_after * per_epoch),
-                   meter.steps)
+    if verbose:
+      log_run_estimate(meter, n, epochs_after)
     if step in log_at:
-      run_left = meter.seconds_left() + epochs_after * n * (
-          meter.elapsed() / meter.steps)
-      logging.info("%.3f perplexity: %.3f speed: %.0f wps ETA %s "
-                   "(run ETA %s)", step * 1.0 / n, np.exp(costs / iters),
-                   meter.rate(), meter.eta(), format_duration(run_left))
+      log_progress(meter, n, step, costs / iters, epochs_after)
       if metrics is not None:
         _log_training_scalars(session, model, metrics, vals["cost"],
                               costs / iters)
@@ -182,6 +172,46 @@ def run_epoch(session: tf1.Session, model: model_lib.PTBModel, data,
       on_chunk(Position(step + 1, costs, iters, state))
   return EpochResult(perplexity=float(np.exp(costs / iters)),
                      words_per_sec=meter.rate(), seconds=meter.elapsed())
+
+
+def log_run_estimate(meter: Throughput, epoch_size: int,
+                     epochs_after: int) -> None:
+  """The whole run's time estimate, logged once in a pass: after its first
+  ``_ESTIMATE_AFTER`` chunks (or all of them, if fewer are left).
+
+  Args:
+    meter: the pass's meter (``total_steps``: the chunks run in this pass).
+    epoch_size: chunks in a whole pass.
+    epochs_after: whole passes that follow this one.
+  """
+  if meter.steps != min(_ESTIMATE_AFTER, meter.total_steps):
+    return
+  per_epoch = epoch_size * meter.elapsed() / meter.steps
+  logging.info("Estimate: %.1f epochs left x %s per epoch = %s (rate of "
+               "the first %d chunks)",
+               epochs_after + meter.total_steps / epoch_size,
+               format_duration(per_epoch), format_duration(
+                   meter.seconds_left() + epochs_after * per_epoch),
+               meter.steps)
+
+
+def log_progress(meter: Throughput, epoch_size: int, step: int,
+                 mean_cost: float, epochs_after: int) -> None:
+  """The tutorial's progress line (fraction of the pass, perplexity so far,
+  words/s), with the pass's and the whole run's ETA.
+
+  Args:
+    meter: the pass's meter.
+    epoch_size: chunks in a whole pass.
+    step: the chunk just run (0-based).
+    mean_cost: the pass's cost per time step so far (``costs / iters``).
+    epochs_after: whole passes that follow this one.
+  """
+  run_left = meter.seconds_left() + epochs_after * epoch_size * (
+      meter.elapsed() / meter.steps)
+  logging.info("%.3f perplexity: %.3f speed: %.0f wps ETA %s "
+               "(run ETA %s)", step * 1.0 / epoch_size, np.exp(mean_cost),
+               meter.rate(), meter.eta(), format_duration(run_left))
 
 
 FAST_EVAL_CHUNK = 1000  # Words per session.run in the fast Test pass.
@@ -200,17 +230,39 @@ def run_stream(session: tf1.Session, model: model_lib.PTBModel, data,
   (summed in another order), the same perplexity, without a ``session.run``
   per word.
   """
+  state = session.run(model.initial_state)
+
+  def step(x: np.ndarray, y: np.ndarray) -> float:
+    nonlocal state
+    feed = {model.input_data: x, model.targets: y}
+    feed.update(model_lib.state_feed(model.initial_state, state))
+    cost, state = session.run([model.cost, model.final_state], feed)
+    return cost
+  return stream_pass(step, data, chunk, name)
+
+
+def stream_pass(step: Callable[[np.ndarray, np.ndarray], float], data,
+                chunk: int, name: str) -> EpochResult:
+  """The fast Test pass's loop (:func:`run_stream`), for either API.
+
+  Args:
+    step: ``step(x, y) -> cost``: runs one chunk (ids ``[1, k]``, targets
+      ``x`` shifted by one word) from the state the previous chunk left, and
+      returns its summed cost.
+    data: word ids: one stream, N - 1 predictions.
+    chunk: words per ``step``.
+    name: the data set's name, for messages.
+
+  Raises:
+    UserError: data too short for one prediction, a non-finite cost.
+  """
   ids = np.asarray(data, dtype=np.int32)
   predictions = reader.check_batchable(len(ids), 1, 1, name)  # N - 1.
   meter = Throughput(total_steps=predictions)
-  state = session.run(model.initial_state)
   costs = 0.0
   for start in range(0, predictions, chunk):
     stop = min(start + chunk, predictions)
-    feed = {model.input_data: ids[None, start:stop],
-            model.targets: ids[None, start + 1:stop + 1]}
-    feed.update(model_lib.state_feed(model.initial_state, state))
-    cost, state = session.run([model.cost, model.final_state], feed)
+    cost = step(ids[None, start:stop], ids[None, start + 1:stop + 1])
     check_finite_loss(cost, "%s words %d-%d" % (name, start, stop),
                       what="loss")
     costs += float(cost)
@@ -356,31 +408,24 @@ def _build(config: configs.PTBConfig, options: RunOptions,
   return _Run(graph=graph, session=session, models=models)
 
 
-def resolve_seed(flag_seed: Optional[int],
-                 saved: Optional[Dict[str, Any]]) -> int:
-  """The run's seed: the one a resumed run was started with, else ``--seed``,
-  else a fresh random one (logged, so the run can be repeated).
-
-  Raises:
-    UserError: ``--seed`` differs from the seed of the run being resumed.
-  """
-  saved_seed = (saved or {}).get("seed")
-  if saved_seed is not None:
-    if flag_seed is not None and flag_seed != saved_seed:
-      raise UserError("this run was started with --seed=%d; resume it with "
-                      "that seed (or none) or use a new --save_path"
-                      % saved_seed)
-    return saved_seed
-  if flag_seed is not None:
-    return flag_seed
-  seed = secrets.randbelow(2**31)
-  logging.info("Seed %d drawn at random; pass --seed=%d to repeat this run",
-               seed, seed)
-  return seed
-
-
 _STATE_TYPES = {"epoch": int, "history": list, "seed": int,
                 "position": dict, "vocab": dict}
+
+
+def saved_run_state(save_path: Optional[str], data: reader.PTBData
+                    ) -> Optional[Dict[str, Any]]:
+  """The state saved in run directory ``save_path`` (None: no run there
+  yet, or no run directory), read before any graph or model exists.
+
+  Raises:
+    UserError: a malformed state, or a run trained on another vocabulary.
+  """
+  if not save_path:
+    return None
+  saved = ckpt_lib.saved_state(save_path, _STATE_TYPES)
+  if saved is not None:
+    check_vocab(saved, data, save_path)
+  return saved
 
 
 def _adopt_tutorial_checkpoint(session: tf1.Session, save_path: str) -> None:
@@ -505,6 +550,33 @@ class _MidEpochSaver:
     self._metrics.add_epoch(**record)
 
 
+def epoch_record(epoch: int, lr: float, train_result: EpochResult,
+                 valid_result: EpochResult) -> Dict[str, Any]:
+  """What the run records of finished epoch ``epoch`` (0-based)."""
+  return dict(epoch=epoch + 1, learning_rate=float(lr),
+              train_perplexity=train_result.perplexity,
+              valid_perplexity=valid_result.perplexity,
+              train_words_per_sec=train_result.words_per_sec,
+              seconds=train_result.seconds + valid_result.seconds)
+
+
+def record_test(model_name: str, metrics: MetricsLog,
+                test_result: EpochResult) -> Dict[str, Any]:
+  """Records the Test pass and the published comparison (of it and the last
+  epoch's numbers), logs the comparison; returns the closed run record."""
+  epochs = metrics.record["epochs"]
+  measured = {"test": test_result.perplexity}
+  if epochs:
+    measured.update(train=epochs[-1]["train_perplexity"],
+                    valid=epochs[-1]["valid_perplexity"])
+  rows = comparison(model_name, measured)
+  metrics.set(test_perplexity=test_result.perplexity, comparison=rows,
+              test_words_per_sec=test_result.words_per_sec)
+  metrics.close()
+  log_comparison(model_name, rows)
+  return metrics.record
+
+
 def comparison(model_name: str, measured: Dict[str, float]):
   """Rows comparing ``measured`` perplexities with the published ones."""
   return compare.compare(measured, configs.PUBLISHED.get(model_name, []))
@@ -537,11 +609,8 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   logging.info("PTB config %s: %s", model_name, config_dict)
   logging.info("Run options: %s", dataclasses.asdict(options))
   check_fits_in_memory(config)
-  saved = (ckpt_lib.saved_state(options.save_path, _STATE_TYPES)
-           if options.save_path else None)
-  if saved is not None:
-    check_vocab(saved, data, options.save_path)
-  seed = resolve_seed(options.seed, saved)
+  saved = saved_run_state(options.save_path, data)
+  seed = session_lib.resolve_seed(options.seed, saved)
   run = _build(config, options, seed)
   checkpointer = None
   if options.save_path:  # Refuses another run's directory before writing.
@@ -578,25 +647,10 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
       valid_result = run_epoch(session, m.valid, data.valid, name="valid")
       logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
                    valid_result.perplexity)
-      saver.end_epoch(i, dict(
-          epoch=i + 1, learning_rate=float(lr),
-          train_perplexity=train_result.perplexity,
-          valid_perplexity=valid_result.perplexity,
-          train_words_per_sec=train_result.words_per_sec,
-          seconds=train_result.seconds + valid_result.seconds))
+      saver.end_epoch(i, epoch_record(i, lr, train_result, valid_result))
     test_result = test_pass(session, m, data.test, options.eval_mode)
     logging.info("Test Perplexity: %.3f", test_result.perplexity)
-  epochs = metrics.record["epochs"]
-  measured = {"test": test_result.perplexity}
-  if epochs:
-    measured.update(train=epochs[-1]["train_perplexity"],
-                    valid=epochs[-1]["valid_perplexity"])
-  rows = comparison(model_name, measured)
-  metrics.set(test_perplexity=test_result.perplexity, comparison=rows,
-              test_words_per_sec=test_result.words_per_sec)
-  metrics.close()
-  log_comparison(model_name, rows)
-  return metrics.record
+  return record_test(model_name, metrics, test_result)
 
 
 def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,

@@ -19,10 +19,14 @@ only the API underneath differs::
     tf1.summary.FileWriter                   tf.summary.create_file_writer
 
 What is shared, not copied: the reader, the configs, ``RunOptions``, the data
-checks, the seed, the resume point, the mid-epoch saver, the progress steps,
-the published comparison (all from :mod:`ptb.train`) and the run directory
-machinery (:class:`common.checkpoint.Checkpointer`, which takes
-:class:`_ObjectSaver` where the TF1 path passes a ``tf1.train.Saver``).
+checks, the resume point, the mid-epoch saver, the progress steps and lines,
+the epoch and test records, the published comparison (all from
+:mod:`ptb.train`), the seed and thread settings (:mod:`common.session`), the
+run directory machinery (:class:`common.checkpoint.Checkpointer`, which takes
+a :class:`common.checkpoint.ManagerSaver` where the TF1 path passes a
+``tf1.train.Saver``) and the metrics (:class:`common.metrics.
+SummaryMetricsLog`, :class:`~common.metrics.MetricsLog` through
+``tf.summary``).
 
 A TF2 run directory holds TF2 checkpoints (``model.ckpt-<step>``, object
 based); a TF1 one is refused for training (convert it with
@@ -37,10 +41,11 @@ import numpy as np
 
 from common import checkpoint as ckpt_lib
 from common import config as config_lib
+from common import convert as common_convert
 from common import session as session_lib
 from common.errors import UserError, check_finite_loss
-from common.metrics import TENSORBOARD_DIR, MetricsLog
-from common.progress import Throughput, format_duration
+from common.metrics import SummaryMetricsLog
+from common.progress import Throughput
 from common.tf_compat import tf
 from ptb import configs
 from ptb import convert_checkpoint as convert_lib
@@ -48,7 +53,6 @@ from ptb import model_tf2
 from ptb import reader
 from ptb import train as train_lib
 from ptb.train import EpochResult, Position, RunOptions
-from tensorflow.core.framework import summary_pb2  # pylint: disable=g-direct-tensorflow-import,wrong-import-order
 
 StepFn = Callable[[Any, Any, model_tf2.State], Any]
 
@@ -95,7 +99,7 @@ class Steps:
 
 def run_epoch(step_fn: StepFn, model: model_tf2.PTBModel,
               config: configs.PTBConfig, data, verbose: bool = False,
-              metrics: Optional["SummaryMetricsLog"] = None,
+              metrics: Optional[SummaryMetricsLog] = None,
               optimizer=None, name: str = "data",
               start: Optional[Position] = None,
               on_chunk: Optional[Callable[[Position], None]] = None,
@@ -139,20 +143,10 @@ def run_epoch(step_fn: StepFn, model: model_tf2.PTBModel,
     costs += cost  # float64 sum, as in ptb/train.py.
     iters += config.num_steps
     meter.update(steps=1, units=config.batch_size * config.num_steps)
-    if verbose and meter.steps == min(train_lib._ESTIMATE_AFTER,  # pylint: disable=protected-access
-                                      n - pos.step):
-      per_epoch = n * meter.elapsed() / meter.steps
-      logging.info("Estimate: %.1f epochs left x %s per epoch = %s (rate of "
-                   "the first %d chunks)", epochs_after + meter.total_steps / n,
-                   format_duration(per_epoch), format_duration(
-                       meter.seconds_left() + epochs_after * per_epoch),
-                   meter.steps)
+    if verbose:
+      train_lib.log_run_estimate(meter, n, epochs_after)
     if step in log_at:
-      run_left = meter.seconds_left() + epochs_after * n * (
-          meter.elapsed() / meter.steps)
-      logging.info("%.3f perplexity: %.3f speed: %.0f wps ETA %s "
-                   "(run ETA %s)", step * 1.0 / n, np.exp(costs / iters),
-                   meter.rate(), meter.eta(), format_duration(run_left))
+      train_lib.log_progress(meter, n, step, costs / iters, epochs_after)
       if metrics is not None:
         metrics.scalars(int(optimizer.iterations), **{
             "Training Loss": cost,
@@ -174,21 +168,13 @@ def run_stream(step_fn: StepFn, model: model_tf2.PTBModel, data,
   model is open, so no second model is needed (the last, shorter chunk
   traces the step once more).
   """
-  ids = np.asarray(data, dtype=np.int32)
-  predictions = reader.check_batchable(len(ids), 1, 1, name)  # N - 1.
-  meter = Throughput(total_steps=predictions)
   state = model.zero_state(1)
-  costs = 0.0
-  for start in range(0, predictions, chunk):
-    stop = min(start + chunk, predictions)
-    cost, state = step_fn(tf.constant(ids[None, start:stop]),
-                          tf.constant(ids[None, start + 1:stop + 1]), state)
-    check_finite_loss(cost, "%s words %d-%d" % (name, start, stop),
-                      what="loss")
-    costs += float(cost)
-    meter.update(steps=stop - start, units=stop - start)
-  return EpochResult(perplexity=float(np.exp(costs / predictions)),
-                     words_per_sec=meter.rate(), seconds=meter.elapsed())
+
+  def step(x, y):
+    nonlocal state
+    cost, state = step_fn(tf.constant(x), tf.constant(y), state)
+    return cost
+  return train_lib.stream_pass(step, data, chunk, name)
 
 
 def test_pass(steps: Steps, config: configs.PTBConfig, data,
@@ -199,80 +185,6 @@ def test_pass(steps: Steps, config: configs.PTBConfig, data,
     return run_epoch(steps.evaluate, steps.model, configs.eval_config(config),
                      data, name="test")
   return run_stream(steps.evaluate, steps.model, data, name="test")
-
-
-# The scalars plugin's tag: TensorBoard draws these values as scalar charts.
-_SCALAR_METADATA = summary_pb2.SummaryMetadata(
-    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
-
-
-class SummaryMetricsLog(MetricsLog):
-  """:class:`~common.metrics.MetricsLog` with TensorBoard through
-  ``tf.summary`` (``create_file_writer`` + ``write``, the TF2 API) instead
-  of ``tf1.summary.FileWriter``.
-
-  Same ``metrics.json`` / ``metrics.jsonl`` and the same tags in the same
-  ``tensorboard/`` directory as a TF1 run.
-  """
-
-  def __init__(self, save_path: Optional[str], config: Dict[str, Any]):
-    super().__init__(save_path, config)
-    self._summary = None
-    if save_path:
-      if self._writer is not None:  # The base class's TF1 writer: unused.
-        self._writer.close()
-        self._writer = None
-      board = os.path.join(save_path, TENSORBOARD_DIR)
-      try:
-        self._summary = tf.summary.create_file_writer(board)
-      except tf.errors.OpError as e:
-        raise UserError("cannot write TensorBoard events to %s: %s" %
-                        (board, e.message.splitlines()[0])) from e
-
-  def scalars(self, step: int, **values: float) -> None:
-    self.event("scalars", step=int(step), **values)
-    if self._summary is not None:
-      with self._summary.as_default():
-        for tag, value in values.items():
-          # What tf.summary.scalar writes (it lives in the tensorboard
-          # package, which this project does not install).
-          tf.summary.write(tag, tf.constant(float(value), tf.float32),
-                           step=int(step), metadata=_SCALAR_METADATA)
-      self._summary.flush()
-
-  def close(self) -> None:
-    super().close()
-    if self._summary is not None:
-      self._summary.close()
-
-
-class _ObjectSaver:
-  """A ``tf.train.Checkpoint`` + ``CheckpointManager`` with the interface
-  :class:`common.checkpoint.Checkpointer` uses of a ``tf1.train.Saver``
-  (``save``, ``restore``, ``recover_last_checkpoints``; no session).
-
-  Checkpoints are ``save_path/model.ckpt-<global step>``; the manager keeps
-  the last two (as the TF1 Saver's ``max_to_keep=2``) and writes TF's
-  ``checkpoint`` file with relative paths, so a copied run directory
-  resumes (and rotates) its own files only.
-  """
-
-  def __init__(self, checkpoint: tf.train.Checkpoint, save_path: str):
-    self._checkpoint = checkpoint
-    self._manager = tf.train.CheckpointManager(
-        checkpoint, save_path, max_to_keep=2,
-        checkpoint_name=ckpt_lib.CKPT_PREFIX)
-
-  def save(self, session, save_path, global_step, write_meta_graph=False):
-    del session, save_path, write_meta_graph  # Fixed by the manager.
-    return self._manager.save(checkpoint_number=int(global_step))
-
-  def restore(self, session, path: str) -> None:
-    del session
-    restore_tf2(self._checkpoint, path)
-
-  def recover_last_checkpoints(self, paths) -> None:
-    del paths  # The manager read the directory's `checkpoint` file itself.
 
 
 def restore_tf2(checkpoint: tf.train.Checkpoint, path: str) -> None:
@@ -295,7 +207,20 @@ def restore_tf2(checkpoint: tf.train.Checkpoint, path: str) -> None:
     checkpoint.read(path).assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.OpError) as e:
     raise UserError("cannot restore checkpoint %s: %s" % (
-        path, convert_lib.error_line(e))) from e
+        path, common_convert.error_line(e))) from e
+
+
+class _ObjectSaver(ckpt_lib.ManagerSaver):
+  """The TF1 path's ``tf1.train.Saver(max_to_keep=2)``, for the TF2 model:
+  a :class:`common.checkpoint.ManagerSaver` keeping the last two
+  checkpoints, which restores with :func:`restore_tf2`."""
+
+  def __init__(self, checkpoint: tf.train.Checkpoint, save_path: str):
+    super().__init__(checkpoint, save_path, max_to_keep=2)
+
+  def restore(self, session, path: str) -> None:
+    del session
+    restore_tf2(self.checkpoint, path)
 
 
 class _MidEpochSaver(train_lib._MidEpochSaver):  # pylint: disable=protected-access
@@ -311,25 +236,15 @@ class _MidEpochSaver(train_lib._MidEpochSaver):  # pylint: disable=protected-acc
 
 
 def configure(options: RunOptions) -> None:
-  """Determinism and thread counts (before TF's eager context starts).
+  """Determinism and thread counts (before TF's eager context starts):
+  :func:`common.session.configure_eager` with ``options``'s.
 
   Raises:
     UserError: thread counts asked for once TensorFlow has started (only
       in a process that ran TF code before; a command-line run has not).
   """
-  session_lib.enable_determinism(options.deterministic)
-  threading = tf.config.threading
-  for value, get, set_ in (
-      (options.intra_op_threads, threading.get_intra_op_parallelism_threads,
-       threading.set_intra_op_parallelism_threads),
-      (options.inter_op_threads, threading.get_inter_op_parallelism_threads,
-       threading.set_inter_op_parallelism_threads)):
-    if value and value != get():
-      try:
-        set_(value)
-      except RuntimeError as e:
-        raise UserError("cannot set thread counts once TensorFlow has "
-                        "started: %s" % e) from e
+  session_lib.configure_eager(options.deterministic, options.intra_op_threads,
+                              options.inter_op_threads)
 
 
 def _refuse_tf1_run_dir(save_path: str) -> None:
@@ -371,14 +286,10 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   config_dict = dict(config_lib.to_dict(config), model=model_name)
   logging.info("PTB config %s (--api=tf2): %s", model_name, config_dict)
   train_lib.check_fits_in_memory(config)
-  state_types = train_lib._STATE_TYPES  # pylint: disable=protected-access
-  saved = None
   if options.save_path:
     _refuse_tf1_run_dir(options.save_path)
-    saved = ckpt_lib.saved_state(options.save_path, state_types)
-    if saved is not None:
-      train_lib.check_vocab(saved, data, options.save_path)
-  seed = train_lib.resolve_seed(options.seed, saved)
+  saved = train_lib.saved_run_state(options.save_path, data)
+  seed = session_lib.resolve_seed(options.seed, saved)
   session_lib.seed_everything(seed)
   model = model_tf2.build_model(config, seed=seed, dropout_seed=seed)
   optimizer = model_tf2.build_optimizer(model)
@@ -389,7 +300,8 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
         _ObjectSaver(model_tf2.make_checkpoint(model, optimizer),
                      options.save_path),
         config_dict, mutable_fields=("max_max_epoch",),
-        state_fields=("epoch",), state_types=state_types)
+        state_fields=("epoch",),
+        state_types=train_lib._STATE_TYPES)  # pylint: disable=protected-access
   metrics = SummaryMetricsLog(options.save_path, config_dict)
   start_epoch, position = 0, None
   state = checkpointer.restore(None) if checkpointer else None
@@ -419,25 +331,11 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
                              name="valid")
     logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
                  valid_result.perplexity)
-    saver.end_epoch(i, dict(
-        epoch=i + 1, learning_rate=lr,
-        train_perplexity=train_result.perplexity,
-        valid_perplexity=valid_result.perplexity,
-        train_words_per_sec=train_result.words_per_sec,
-        seconds=train_result.seconds + valid_result.seconds))
+    saver.end_epoch(i, train_lib.epoch_record(i, lr, train_result,
+                                              valid_result))
   test_result = test_pass(steps, config, data.test, options.eval_mode)
   logging.info("Test Perplexity: %.3f", test_result.perplexity)
-  epochs = metrics.record["epochs"]
-  measured = {"test": test_result.perplexity}
-  if epochs:
-    measured.update(train=epochs[-1]["train_perplexity"],
-                    valid=epochs[-1]["valid_perplexity"])
-  rows = train_lib.comparison(model_name, measured)
-  metrics.set(test_perplexity=test_result.perplexity, comparison=rows,
-              test_words_per_sec=test_result.words_per_sec)
-  metrics.close()
-  train_lib.log_comparison(model_name, rows)
-  return metrics.record
+  return train_lib.record_test(model_name, metrics, test_result)
 
 
 def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,

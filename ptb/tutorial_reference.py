@@ -29,7 +29,8 @@ def build(config, mode: str, is_training: bool = False):
 
   Returns:
     A dict of the placeholders and tensors: input_data, targets,
-    initial_state, final_state, cost (and train_op, lr when training).
+    initial_state, final_state, logits [batch, steps, vocab], cost (and
+    train_op, lr when training).
   """
   b, t, h, v = (config.batch_size, config.num_steps, config.hidden_size,
                 config.vocab_size)
@@ -67,7 +68,8 @@ def build(config, mode: str, is_training: bool = False):
       labels=targets, logits=logits)
   cost = tf.reduce_sum(tf.reduce_sum(crossent, axis=0) / b)
   out = dict(input_data=input_data, targets=targets,
-             initial_state=initial_state, final_state=state, cost=cost)
+             initial_state=initial_state, final_state=state, cost=cost,
+             logits=logits)
   if is_training:
     lr = tf1.Variable(0.0, trainable=False)
     tvars = tf1.trainable_variables()

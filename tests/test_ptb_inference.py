@@ -17,17 +17,19 @@ import sys
 import tempfile
 
 from absl.testing import absltest
+from absl.testing import parameterized
 import numpy as np
 
 from common import checkpoint as ckpt_lib
 from common import session as session_lib
 from common.errors import UserError
-from common.tf_compat import rnn_cell, tf, tf1
+from common.tf_compat import tf, tf1
 from ptb import configs
 from ptb import inference
 from ptb import model as model_lib
 from ptb import reader
 from ptb import train
+from ptb import tutorial_reference
 from tests import testutil
 from tests.test_ptb_train import TINY, write_tiny_corpus
 
@@ -70,52 +72,29 @@ def _open_lm():
   return inference.open_model(_SHARED["run"], "small", _SHARED["vocab"])
 
 
-def write_tutorial_checkpoint(prefix, config, words, seed=0):
-  """The original tutorial's BASIC-mode graph, its weights saved to ``prefix``.
-
-  ``ptb_word_lm.py``'s ``PTBModel`` for one stream of ``len(words)`` steps:
-  ``BasicLSTMCell(forget_bias=0.0)`` x L in a ``MultiRNNCell``, unrolled by
-  hand under ``variable_scope("RNN")`` (``_build_rnn_graph_lstm``), inside
-  ``name_scope("Train")`` / ``variable_scope("Model")``, with the learning
-  rate variable and the global step the tutorial's Supervisor saves too.
+def write_tutorial_checkpoint(prefix, config, words, mode="BASIC"):
+  """Saves the original tutorial's graph (``ptb.tutorial_reference``, built
+  the tutorial's way, in ``mode`` BASIC or BLOCK) to ``prefix``.
 
   Returns:
-    The graph's log-probabilities after each of ``words`` [T, vocab_size].
+    That graph's log-probabilities after each of ``words`` [T, vocab_size],
+    one stream from the zero state.
   """
-  h, v, steps = config.hidden_size, config.vocab_size, len(words)
-  graph = tf.Graph()
-  with graph.as_default():
-    tf1.set_random_seed(seed)
-    initializer = tf1.random_uniform_initializer(-0.5, 0.5)
-    with tf1.name_scope("Train"), tf1.variable_scope(
-        "Model", reuse=None, initializer=initializer):
-      input_data = tf1.placeholder(tf.int32, [1, steps])
-      with tf.device("/cpu:0"):
-        embedding = tf1.get_variable("embedding", [v, h], dtype=tf.float32)
-        inputs = tf1.nn.embedding_lookup(embedding, input_data)
-      cell = rnn_cell.MultiRNNCell(
-          [rnn_cell.BasicLSTMCell(h, forget_bias=0.0, state_is_tuple=True)
-           for _ in range(config.num_layers)], state_is_tuple=True)
-      state = cell.zero_state(1, tf.float32)
-      outputs = []
-      with tf1.variable_scope("RNN"):
-        for time_step in range(steps):
-          if time_step > 0:
-            tf1.get_variable_scope().reuse_variables()
-          cell_output, state = cell(inputs[:, time_step, :], state)
-          outputs.append(cell_output)
-      output = tf.reshape(tf.concat(outputs, 1), [-1, h])
-      softmax_w = tf1.get_variable("softmax_w", [h, v], dtype=tf.float32)
-      softmax_b = tf1.get_variable("softmax_b", [v], dtype=tf.float32)
-      log_probs = tf.nn.log_softmax(tf1.nn.xw_plus_b(output, softmax_w,
-                                                     softmax_b))
-      tf1.Variable(0.0, trainable=False)  # The learning rate.
-    tf1.train.get_or_create_global_step()
+  config = dataclasses.replace(config, init_scale=0.5)  # Far from uniform.
+  tutorial_reference.write_checkpoint(config, mode, prefix)
+  stream = dataclasses.replace(config, batch_size=1, num_steps=len(words))
+  with tf.Graph().as_default():
+    with tf1.variable_scope("Model"):
+      m = tutorial_reference.build(stream, mode, is_training=True)
     with tf1.Session() as session:
-      session.run(tf1.global_variables_initializer())
-      values = session.run(log_probs, {input_data: [words]})
-      tf1.train.Saver().save(session, prefix, global_step=0)
-  return values
+      tf1.train.Saver(tf1.trainable_variables()).restore(session, prefix)
+      logits = session.run(m["logits"], {m["input_data"]: [words]})
+  return _log_softmax(logits[0])
+
+
+def _log_softmax(logits):
+  shifted = logits - logits.max(axis=-1, keepdims=True)
+  return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 class VocabularyTest(absltest.TestCase):
@@ -330,19 +309,20 @@ class ScoreTest(absltest.TestCase):
                      % self.scores.perplexity)
 
 
-class TutorialCheckpointTest(absltest.TestCase):
-  """Checkpoints written by the original tutorial's BASIC-mode graph."""
+class TutorialCheckpointTest(parameterized.TestCase):
+  """Checkpoints written by the original tutorial's graph, both modes."""
 
-  def test_same_log_probs_as_the_tutorials_graph(self):
+  @parameterized.parameters(("BASIC", "basic_lstm_cell"),
+                            ("BLOCK", "lstm_cell"))
+  def test_same_log_probs_as_the_tutorials_graph(self, mode, cell_name):
     config = dataclasses.replace(CONFIG, hidden_size=8, vocab_size=18)
     words = [1, 0, 3, 15, 11, 0, 9, 1, 17, 4]
     prefix = os.path.join(self.create_tempdir().full_path, "model.ckpt")
-    expected = write_tutorial_checkpoint(prefix, config, words)
-    names = dict(tf1.train.list_variables(prefix + "-0"))
-    self.assertIn("Model/RNN/multi_rnn_cell/cell_1/basic_lstm_cell/kernel",
+    expected = write_tutorial_checkpoint(prefix, config, words, mode)
+    names = dict(tf1.train.list_variables(prefix))
+    self.assertIn("Model/RNN/multi_rnn_cell/cell_1/%s/kernel" % cell_name,
                   names)
-    self.assertIn("Train/Model/Variable", names)
-    with inference.LanguageModel(config, prefix + "-0") as lm:
+    with inference.LanguageModel(config, prefix) as lm:
       state = lm.zero_state()
       for t, word in enumerate(words):
         log_probs, state = lm.step(word, state)
@@ -354,6 +334,7 @@ class TutorialCheckpointTest(absltest.TestCase):
     directory = self.create_tempdir().full_path  # No config.json here.
     prefix = os.path.join(directory, "model.ckpt")
     write_tutorial_checkpoint(prefix, configs.CONFIGS.get("test"), [1, 2])
+
     with self.assertLogs(level="INFO") as logs:
       lm = inference.open_model(directory, "test", _SHARED["vocab"])
     with lm:

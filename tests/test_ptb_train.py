@@ -258,17 +258,19 @@ class CommandLineTest(absltest.TestCase):
     result = subprocess.run(
         [sys.executable, "-m", "ptb.bench", "--model=test", "--steps=3",
          "--warmup_steps=1", "--rounds=2", "--test_words=300",
-         "--peers=basic,fused,tutorial"], cwd=testutil.REPO_ROOT,
+         "--peers=basic,fused,tf2,tutorial"], cwd=testutil.REPO_ROOT,
         capture_output=True, text=True, timeout=300, check=False)
     self.assertEqual(result.returncode, 0, result.stderr)
     record = json.loads(result.stdout)
-    self.assertEqual(sorted(record["train"]), ["basic", "fused", "tutorial"])
+    self.assertEqual(sorted(record["train"]),
+                     ["basic", "fused", "tf2", "tutorial"])
     for row in record["train"].values():
       self.assertLen(row["words_per_sec"], 2)  # One per round.
       self.assertBetween(row["median"], min(row["words_per_sec"]) - 1,
                          max(row["words_per_sec"]) + 1)
       self.assertGreater(row["fraction_of_ceiling"], 0)
-    self.assertIn("fastest_mode", record["ratios"])
+    self.assertIn(record["ratios"]["fastest_mode"], ("basic", "fused"))
+    self.assertGreater(record["ratios"]["tf2_vs_basic"], 0)
     # FLOPs of `test` (1 layer of 2 units, vocab 10000): 3 x (32 + 40000).
     self.assertEqual(record["train_flops_per_word"],
                      3 * (2 * 4 * 8 + 2 * 2 * 10000))
