@@ -13,7 +13,6 @@ step come back from the checkpoint).
 """
 
 import dataclasses
-import math
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from absl import logging
@@ -50,6 +49,9 @@ class EpochResult:
   perplexity: float
   words_per_sec: float
   seconds: float
+  # The mean of the chunks' costs (each summed over num_steps): what the
+  # tutorial's "Validation Loss" summary of the Valid model's cost shows.
+  mean_chunk_cost: float = float("nan")
 
 
 @dataclasses.dataclass
@@ -171,7 +173,8 @@ def run_epoch(session: tf1.Session, model: model_lib.PTBModel, data,
     if on_chunk is not None:
       on_chunk(Position(step + 1, costs, iters, state))
   return EpochResult(perplexity=float(np.exp(costs / iters)),
-                     words_per_sec=meter.rate(), seconds=meter.elapsed())
+                     words_per_sec=meter.rate(), seconds=meter.elapsed(),
+                     mean_chunk_cost=costs * cfg.num_steps / iters)
 
 
 def log_run_estimate(meter: Throughput, epoch_size: int,
@@ -536,11 +539,12 @@ class _MidEpochSaver:
                      epoch + 1, position.step)
     return on_chunk
 
-  def end_epoch(self, epoch: int, record: Dict[str, Any]) -> None:
-    """Logs the epoch's validation loss, saves, and adds ``record``."""
+  def end_epoch(self, epoch: int, record: Dict[str, Any],
+                valid_loss: float) -> None:
+    """Logs ``valid_loss`` (the Valid pass's mean chunk cost) as the
+    tutorial's "Validation Loss", saves, and adds ``record``."""
     global_step = self._global_step()
-    self._metrics.scalars(global_step, **{
-        "Validation Loss": math.log(record["valid_perplexity"])})
+    self._metrics.scalars(global_step, **{"Validation Loss": valid_loss})
     if self._checkpointer is not None:
       history = self._metrics.record["epochs"] + [record]
       self._checkpointer.save(
@@ -647,7 +651,8 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
       valid_result = run_epoch(session, m.valid, data.valid, name="valid")
       logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
                    valid_result.perplexity)
-      saver.end_epoch(i, epoch_record(i, lr, train_result, valid_result))
+      saver.end_epoch(i, epoch_record(i, lr, train_result, valid_result),
+                      valid_result.mean_chunk_cost)
     test_result = test_pass(session, m, data.test, options.eval_mode)
     logging.info("Test Perplexity: %.3f", test_result.perplexity)
   return record_test(model_name, metrics, test_result)

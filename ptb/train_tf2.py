@@ -155,7 +155,8 @@ def run_epoch(step_fn: StepFn, model: model_tf2.PTBModel,
     if on_chunk is not None:
       on_chunk(Position(step + 1, costs, iters, state))
   return EpochResult(perplexity=float(np.exp(costs / iters)),
-                     words_per_sec=meter.rate(), seconds=meter.elapsed())
+                     words_per_sec=meter.rate(), seconds=meter.elapsed(),
+                     mean_chunk_cost=costs * config.num_steps / iters)
 
 
 def run_stream(step_fn: StepFn, model: model_tf2.PTBModel, data,
@@ -332,7 +333,8 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
     logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
                  valid_result.perplexity)
     saver.end_epoch(i, train_lib.epoch_record(i, lr, train_result,
-                                              valid_result))
+                                              valid_result),
+                    valid_result.mean_chunk_cost)
   test_result = test_pass(steps, config, data.test, options.eval_mode)
   logging.info("Test Perplexity: %.3f", test_result.perplexity)
   return train_lib.record_test(model_name, metrics, test_result)

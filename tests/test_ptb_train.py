@@ -1,6 +1,8 @@
 """PTB end to end on a tiny corpus: train, checkpoint, resume, eval, errors."""
 
+import collections
 import dataclasses
+import glob
 import json
 import os
 import subprocess
@@ -8,8 +10,10 @@ import sys
 from unittest import mock
 
 from absl.testing import absltest
+import numpy as np
 
 from common.errors import UserError
+from common.tf_compat import tf1
 from ptb import configs
 from ptb import train
 from tests import testutil
@@ -44,6 +48,29 @@ class TrainTest(absltest.TestCase):
     return train.RunOptions(seed=7, save_path=kw.pop("save_path",
                                                      self.run_dir), **kw)
 
+  def _check_tensorboard(self, epochs):
+    """The tutorial's three summaries, with the tutorial's meaning."""
+    events = glob.glob(os.path.join(self.run_dir, "tensorboard", "*tfevents*"))
+    scalars = collections.defaultdict(list)
+    for path in events:
+      for event in tf1.train.summary_iterator(path):
+        for value in event.summary.value:
+          scalars[value.tag].append(value.simple_value)
+    self.assertEqual(set(scalars), {"Training Loss", "Learning Rate",
+                                    "Validation Loss", "epoch_mean_loss"})
+    self.assertEqual(set(scalars["Learning Rate"]), {1.0})
+    # "Validation Loss": the Valid model's cost, a chunk's (summed over
+    # num_steps), averaged over the pass; not the per-word mean.
+    np.testing.assert_allclose(
+        scalars["Validation Loss"],
+        [TINY.num_steps * np.log(e["valid_perplexity"]) for e in epochs],
+        rtol=1e-5)
+    # "Training Loss": a chunk's cost, on the same scale (x num_steps) as the
+    # epoch's running mean per word.
+    ratio = np.mean(scalars["Training Loss"]) / np.mean(
+        scalars["epoch_mean_loss"])
+    self.assertBetween(ratio, 0.5 * TINY.num_steps, 2 * TINY.num_steps)
+
   def test_overfits_tiny_corpus(self):
     cfg = dataclasses.replace(TINY, hidden_size=64, max_epoch=6,
                               max_max_epoch=6)
@@ -62,7 +89,7 @@ class TrainTest(absltest.TestCase):
     self.assertEqual(state["epoch"], 2)
     self.assertTrue(os.path.exists(
         os.path.join(self.run_dir, state["checkpoint"] + ".index")))
-    self.assertTrue(os.listdir(os.path.join(self.run_dir, "tensorboard")))
+    self._check_tensorboard(first["epochs"])
 
     # A crash after the checkpoint but before metrics.json was updated:
     # the checkpoint's history restores the lost epoch entry.
