@@ -60,6 +60,11 @@ back in TF1 those zeros as slots.
 TF2 checkpoints are read through their object graph (the paths above), not
 through the checkpoint keys: those are whatever path TF found first (the LSTM
 weights sit under ``optimizer/_trainable_variables/<n>``).
+
+One file over 400 lines: the names and shapes of both formats (stacked and
+bidirectional), the gate and Adam-slot maps, the reader and the writer are
+one mapping read in both directions (the tables above); what is not MNIST's
+is in :mod:`common.convert` already.
 """
 
 import contextlib

@@ -32,6 +32,11 @@ one signature, ``serving_default``::
 ``V`` is the model's ``vocab_size``; when that is larger than the training
 file's vocabulary, ids from ``len(vocab.txt)`` on are never trained targets
 (generation here never samples them).
+
+One file over 400 lines: sampling, scoring and export are each a few
+functions over the one :class:`LanguageModel` and :class:`Vocabulary` defined
+here (:mod:`ptb.generate` uses the first two together); apart, each would be
+under 120 lines importing the rest.
 """
 
 import collections
@@ -53,7 +58,7 @@ from common.tf_compat import tf, tf1
 from ptb import configs
 from ptb import model as model_lib
 from ptb import reader
-from ptb import train
+from ptb import run_state
 
 EOS = reader.EOS
 UNK = "<unk>"
@@ -74,7 +79,7 @@ class Vocabulary:
     return len(self.words)
 
   @property
-  def vocab_size(self) -> int:  # As reader.PTBData's, for train.check_vocab.
+  def vocab_size(self) -> int:  # As reader.PTBData's (run_state.check_vocab).
     return len(self.words)
 
   @property
@@ -208,7 +213,7 @@ class LanguageModel:
     try:
       with self.graph.as_default():
         weights = model_lib.weight_variables()
-        self.checkpoint_path, naming = train.restore_model_weights(
+        self.checkpoint_path, naming = run_state.restore_model_weights(
             self.session, checkpoint)
         restored = {id(v) for v in weights}
         others = [v for v in tf1.global_variables()
@@ -256,7 +261,7 @@ def open_model(checkpoint: str, model_name: str, vocab: Vocabulary,
   """The :class:`LanguageModel` of ``checkpoint``, with its saved config
   (else the preset ``model_name``), checked against ``vocab``."""
   _, config = resolve_config(checkpoint, model_name, name_given)
-  train.check_vocab(ckpt_lib.state_near(checkpoint), vocab, checkpoint)
+  run_state.check_vocab(ckpt_lib.state_near(checkpoint), vocab, checkpoint)
   check_vocabulary(vocab, config)
   return LanguageModel(config, checkpoint)
 

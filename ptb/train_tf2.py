@@ -18,12 +18,14 @@ only the API underneath differs::
                                                (+ the same Checkpointer)
     tf1.summary.FileWriter                   tf.summary.create_file_writer
 
-What is shared, not copied: the reader, the configs, ``RunOptions``, the data
-checks, the resume point, the mid-epoch saver, the progress steps and lines,
-the epoch and test records, the published comparison (all from
-:mod:`ptb.train`), the seed and thread settings (:mod:`common.session`), the
-run directory machinery (:class:`common.checkpoint.Checkpointer`, which takes
-a :class:`common.checkpoint.ManagerSaver` where the TF1 path passes a
+What is shared, not copied: the reader, the configs (and their memory
+check), ``RunOptions``, the data checks, the epoch and test records, the
+published comparison (from :mod:`ptb.train`), the saved state, the resume
+point and the run's :class:`~common.epoch_book.EpochBook` (from
+:mod:`ptb.run_state`), the progress steps and lines (:mod:`ptb.progress`),
+the seed and thread settings (:mod:`common.session`), the run directory
+machinery (:class:`common.checkpoint.Checkpointer`, which takes a
+:class:`common.checkpoint.ManagerSaver` where the TF1 path passes a
 ``tf1.train.Saver``) and the metrics (:class:`common.metrics.
 SummaryMetricsLog`, :class:`~common.metrics.MetricsLog` through
 ``tf.summary``).
@@ -33,6 +35,7 @@ based); a TF1 one is refused for training (convert it with
 ``python -m ptb.convert_checkpoint``). ``--eval_only`` reads either format.
 """
 
+import functools
 import os
 from typing import Any, Callable, Dict, Optional
 
@@ -50,9 +53,12 @@ from common.tf_compat import tf
 from ptb import configs
 from ptb import convert_checkpoint as convert_lib
 from ptb import model_tf2
+from ptb import progress
 from ptb import reader
+from ptb import run_state
 from ptb import train as train_lib
-from ptb.train import EpochResult, Position, RunOptions
+from ptb.run_state import Position
+from ptb.train import EpochResult, RunOptions
 
 StepFn = Callable[[Any, Any, model_tf2.State], Any]
 
@@ -132,7 +138,7 @@ def run_epoch(step_fn: StepFn, model: model_tf2.PTBModel,
   state = as_state(pos.state if pos.state is not None
                    else model.zero_state(config.batch_size))
   costs, iters = pos.costs, pos.iters
-  log_at = set(train_lib.progress_steps(n)) if verbose else set()
+  log_at = set(progress.progress_steps(n)) if verbose else set()
   chunks = reader.ptb_iterator(data, config.batch_size, config.num_steps, name)
   for step, (x, y) in enumerate(chunks):
     if step < pos.step:
@@ -144,9 +150,9 @@ def run_epoch(step_fn: StepFn, model: model_tf2.PTBModel,
     iters += config.num_steps
     meter.update(steps=1, units=config.batch_size * config.num_steps)
     if verbose:
-      train_lib.log_run_estimate(meter, n, epochs_after)
+      progress.log_run_estimate(meter, n, epochs_after)
     if step in log_at:
-      train_lib.log_progress(meter, n, step, costs / iters, epochs_after)
+      progress.log_progress(meter, n, step, costs / iters, epochs_after)
       if metrics is not None:
         metrics.scalars(int(optimizer.iterations), **{
             "Training Loss": cost,
@@ -224,18 +230,6 @@ class _ObjectSaver(ckpt_lib.ManagerSaver):
     restore_tf2(self.checkpoint, path)
 
 
-class _MidEpochSaver(train_lib._MidEpochSaver):  # pylint: disable=protected-access
-  """:class:`ptb.train._MidEpochSaver` with the optimizer's step count as
-  the global step."""
-
-  def __init__(self, checkpointer, optimizer, *args):
-    super().__init__(checkpointer, None, *args)
-    self._optimizer = optimizer
-
-  def _global_step(self) -> int:
-    return int(self._optimizer.iterations)
-
-
 def configure(options: RunOptions) -> None:
   """Determinism and thread counts (before TF's eager context starts):
   :func:`common.session.configure_eager` with ``options``'s.
@@ -283,39 +277,33 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   (``options.rnn_mode`` does not apply: Keras has one LSTM).
   """
   configure(options)
-  data = train_lib._load_data(config, data_path)  # pylint: disable=protected-access
+  data = train_lib.load_data(config, data_path)
   config_dict = dict(config_lib.to_dict(config), model=model_name)
   logging.info("PTB config %s (--api=tf2): %s", model_name, config_dict)
-  train_lib.check_fits_in_memory(config)
+  configs.check_fits_in_memory(config)
   if options.save_path:
     _refuse_tf1_run_dir(options.save_path)
-  saved = train_lib.saved_run_state(options.save_path, data)
+  saved = run_state.saved_run_state(options.save_path, data)
   seed = session_lib.resolve_seed(options.seed, saved)
   session_lib.seed_everything(seed)
   model = model_tf2.build_model(config, seed=seed, dropout_seed=seed)
   optimizer = model_tf2.build_optimizer(model)
   checkpointer = None
   if options.save_path:  # Refuses another run's directory before writing.
-    checkpointer = ckpt_lib.Checkpointer(
+    checkpointer = run_state.open_run_dir(
         options.save_path,
         _ObjectSaver(model_tf2.make_checkpoint(model, optimizer),
-                     options.save_path),
-        config_dict, mutable_fields=("max_max_epoch",),
-        state_fields=("epoch",),
-        state_types=train_lib._STATE_TYPES)  # pylint: disable=protected-access
+                     options.save_path), config_dict)
   metrics = SummaryMetricsLog(options.save_path, config_dict)
-  start_epoch, position = 0, None
-  state = checkpointer.restore(None) if checkpointer else None
-  if state is not None:
-    start_epoch, position = train_lib._resume_point(state, config, metrics)  # pylint: disable=protected-access
-  elif options.save_path:
-    _adopt_checkpoint(model, optimizer, options.save_path)
+  start_epoch, position = run_state.restore_run(
+      checkpointer, None, config, metrics, functools.partial(
+          _adopt_checkpoint, model, optimizer, options.save_path))
   metrics.start_attempt(seed=seed, start_epoch=start_epoch,
                         start_step=position.step if position else 0,
                         api="tf2")
-  saver = _MidEpochSaver(checkpointer, optimizer, seed, metrics,
-                         options.checkpoint_every_secs,
-                         train_lib.vocab_record(data))
+  book = run_state.new_book(
+      checkpointer, None, metrics, lambda: int(optimizer.iterations), seed,
+      options.checkpoint_every_secs, data)
   steps = Steps(model, optimizer)
   for i in range(start_epoch, config.max_max_epoch):
     optimizer.learning_rate = config.lr_for_epoch(i)
@@ -324,7 +312,7 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
     train_result = run_epoch(
         steps.train, model, config, data.train, verbose=True,
         metrics=metrics, optimizer=optimizer, name="train", start=position,
-        on_chunk=saver.hook(i), epochs_after=config.max_max_epoch - i - 1)
+        on_chunk=book.hook(i), epochs_after=config.max_max_epoch - i - 1)
     position = None
     logging.info("Epoch: %d Train Perplexity: %.3f", i + 1,
                  train_result.perplexity)
@@ -332,9 +320,8 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
                              name="valid")
     logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
                  valid_result.perplexity)
-    saver.end_epoch(i, train_lib.epoch_record(i, lr, train_result,
-                                              valid_result),
-                    valid_result.mean_chunk_cost)
+    book.end_epoch(train_lib.epoch_record(i, lr, train_result, valid_result),
+                   {"Validation Loss": valid_result.mean_chunk_cost})
   test_result = test_pass(steps, config, data.test, options.eval_mode)
   logging.info("Test Perplexity: %.3f", test_result.perplexity)
   return train_lib.record_test(model_name, metrics, test_result)
@@ -354,8 +341,8 @@ def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
     UserError: no checkpoint, one of other shapes, another vocabulary.
   """
   configure(options)
-  data = train_lib._load_data(config, data_path)  # pylint: disable=protected-access
-  train_lib.check_vocab(ckpt_lib.state_near(checkpoint), data, checkpoint)
+  data = train_lib.load_data(config, data_path)
+  run_state.check_vocab(ckpt_lib.state_near(checkpoint), data, checkpoint)
   model = model_tf2.build_model(config, seed=options.seed)
   prefix, fmt, weights = convert_lib.read_weights(checkpoint)
   weights.check_fits(config, prefix)

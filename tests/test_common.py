@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from unittest import mock
 
 from absl.testing import absltest
 import numpy as np
@@ -16,6 +17,9 @@ from common import checkpoint as ckpt_lib
 from common import compare
 from common import config as config_lib
 from common import data as data_lib
+from common import epoch_book
+from common import memory
+from common import metrics as metrics_lib
 from common import progress
 from common.errors import UserError
 from common.tf_compat import tf, tf1
@@ -235,6 +239,76 @@ class MetricsLogTest(absltest.TestCase):
       f.write("a file where the directory should be")
     with self.assertRaisesRegex(UserError, "cannot write TensorBoard"):
       metrics.MetricsLog(run, {})
+
+
+class MemoryTest(absltest.TestCase):
+
+  def test_refuses_more_than_available_and_skips_unknown(self):
+    with mock.patch.object(memory, "available_bytes", return_value=10**9):
+      memory.check_fits(10**9, "this", "x=1", "do less")
+      with self.assertRaisesRegex(UserError, r"^this needs about 2\.5 GB of "
+                                  r"memory \(x=1\) and 1\.0 GB are "
+                                  r"available; do less$"):
+        memory.check_fits(25 * 10**8, "this", "x=1", "do less")
+    with mock.patch.object(memory, "available_bytes", return_value=None):
+      memory.check_fits(10**15, "this", "x=1", "do less")
+
+
+class _FakeCheckpointer:
+  """Records what :class:`common.epoch_book.EpochBook` saves."""
+
+  def __init__(self):
+    self.saves = []
+
+  def save(self, session, global_step, state, arrays=None):
+    # As written to train_state.json then (the history list grows later).
+    self.saves.append((session, global_step, json.loads(json.dumps(state)),
+                       arrays))
+
+
+class _FakePosition:
+  step = 3
+
+  def to_json(self):
+    return {"step": 3}
+
+  def arrays(self):
+    return {"c0": np.zeros(1)}
+
+
+class EpochBookTest(absltest.TestCase):
+
+  def test_saved_states_and_history(self):
+    metrics = metrics_lib.MetricsLog(None, {})
+    saver = _FakeCheckpointer()
+    book = epoch_book.EpochBook(saver, "sess", metrics, lambda: 7, 0,
+                                {"seed": 5})
+    book.hook(0)(_FakePosition())  # every_secs=0: never due.
+    self.assertEmpty(saver.saves)
+    with mock.patch.object(ckpt_lib.SaveTimer, "due", return_value=True):
+      book.hook(0)(_FakePosition())
+    record = {"epoch": 1, "learning_rate": 1.0}
+    book.end_epoch(record, {"Validation Loss": 2.0})
+    (_, step, mid, arrays), (session, _, end, none) = saver.saves
+    self.assertEqual((step, session, none), (7, "sess", None))
+    self.assertEqual(mid, {"epoch": 0, "history": [], "seed": 5,
+                           "position": {"step": 3}})
+    self.assertEqual(list(arrays), ["c0"])
+    self.assertEqual(end, dict(record, history=[record], seed=5))
+    self.assertEqual(metrics.record["epochs"], [record])
+    self.assertIsNone(epoch_book.EpochBook(None, None, metrics, lambda: 0, 0,
+                                           {}).hook(0))
+
+  def test_resume_epochs(self):
+    metrics = metrics_lib.MetricsLog(None, {})
+    state = {"checkpoint": "model.ckpt-9", "epoch": 2,
+             "history": [{"epoch": 1}, {"epoch": 2}]}
+    self.assertEqual(epoch_book.resume_epochs(state, metrics, 3, "n"), 2)
+    self.assertEqual(metrics.record["epochs"], state["history"])
+    with self.assertRaisesRegex(
+        UserError, r"^model\.ckpt-9 has finished 2 epochs; --n=1 cannot undo "
+        r"them \(use --n>=2, or --eval_only to score it\)$"):
+      epoch_book.resume_epochs(state, metrics, 1, "n")
 
 
 class CompareAndProgressTest(absltest.TestCase):

@@ -5,6 +5,7 @@ import dataclasses
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 from unittest import mock
@@ -12,9 +13,11 @@ from unittest import mock
 from absl.testing import absltest
 import numpy as np
 
+from common import memory
 from common.errors import UserError
 from common.tf_compat import tf1
 from ptb import configs
+from ptb import progress
 from ptb import train
 from tests import testutil
 
@@ -163,18 +166,33 @@ class TrainTest(absltest.TestCase):
 class ProgressLinesTest(absltest.TestCase):
 
   def test_ten_lines_at_the_tutorials_steps(self):
-    self.assertEqual(train.progress_steps(2323), list(range(10, 2323, 232)))
-    self.assertEqual(train.progress_steps(110), list(range(10, 110, 11)))
+    self.assertEqual(progress.progress_steps(2323), list(range(10, 2323, 232)))
+    self.assertEqual(progress.progress_steps(110), list(range(10, 110, 11)))
 
   def test_short_epochs_give_exactly_ten_lines(self):
     for n in (10, 15, 50, 99, 109):
-      steps = train.progress_steps(n)
+      steps = progress.progress_steps(n)
       self.assertLen(steps, 10, msg=n)
       self.assertEqual(steps[0], 0)
       self.assertLess(steps[-1], n)
-    self.assertEqual(train.progress_steps(15),
+    self.assertEqual(progress.progress_steps(15),
                      [0, 1, 3, 4, 6, 7, 9, 10, 12, 13])
-    self.assertEqual(train.progress_steps(5), [0, 1, 2, 3, 4])
+    self.assertEqual(progress.progress_steps(5), [0, 1, 2, 3, 4])
+
+
+class MemoryCheckTest(absltest.TestCase):
+
+  def test_message(self):
+    large = configs.CONFIGS.get("large")
+    need = configs.estimate_memory_bytes(large)
+    with mock.patch.object(memory, "available_bytes", return_value=10**9):
+      with self.assertRaisesRegex(UserError, "^%s$" % re.escape(
+          "this config needs about %.1f GB of memory (hidden_size=1500, "
+          "vocab_size=10000, num_layers=2) and 1.0 GB are available; use a "
+          "smaller model" % (need / 1e9))):
+        configs.check_fits_in_memory(large)
+    with mock.patch.object(memory, "available_bytes", return_value=need):
+      configs.check_fits_in_memory(large)
 
 
 class ComparisonTest(absltest.TestCase):

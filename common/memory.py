@@ -1,0 +1,43 @@
+"""Refusing a run that would not fit in this machine's memory, before it starts.
+
+A workload estimates its own peak (e.g. :func:`ptb.configs.
+estimate_memory_bytes`); this module compares a byte count with what the
+machine has available.
+"""
+
+from typing import Optional
+
+from common.errors import UserError
+
+
+def available_bytes() -> Optional[int]:
+  """``MemAvailable`` of ``/proc/meminfo``, in bytes (None: unknown)."""
+  try:
+    with open("/proc/meminfo") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024
+  except (OSError, ValueError, IndexError):
+    pass
+  return None
+
+
+def check_fits(need_bytes: int, what: str, detail: str, remedy: str) -> None:
+  """Refuses ``need_bytes`` above :func:`available_bytes` (unknown = not
+  checked).
+
+  Args:
+    need_bytes: the run's estimated peak memory.
+    what: what needs it, e.g. ``"this config"``.
+    detail: what the estimate depends on, shown in parentheses.
+    remedy: what to do instead, e.g. ``"use a smaller model"``.
+
+  Raises:
+    UserError: ``"<what> needs about X GB of memory (<detail>) and Y GB are
+      available; <remedy>"``.
+  """
+  available = available_bytes()
+  if available is not None and need_bytes > available:
+    raise UserError(
+        "%s needs about %.1f GB of memory (%s) and %.1f GB are available; %s"
+        % (what, need_bytes / 1e9, detail, available / 1e9, remedy))
