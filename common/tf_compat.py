@@ -78,6 +78,23 @@ else:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 tf1 = tf.compat.v1
+
+
+class _DropCheckpointChatter:
+  """A ``logging`` filter: TensorFlow's ``tf.train.Checkpoint`` logs
+  "Sharding callback duration: N microseconds" at INFO through absl on every
+  save, which would interleave with the runs' progress lines."""
+
+  def filter(self, record) -> bool:
+    return not str(record.msg).startswith("Sharding callback duration")
+
+
+def _quiet_checkpoint_chatter() -> None:
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  absl_logging.get_absl_logger().addFilter(_DropCheckpointChatter())
+
+
+_quiet_checkpoint_chatter()
 # Eager stays on (the TF2 twins need it). Every TF1 graph of this project is
 # built inside an explicit ``with tf.Graph().as_default():`` (see
 # ``common.session.build_graph``), where TF1 ops, placeholders and Sessions

@@ -59,6 +59,15 @@ class ConsoleTest(absltest.TestCase):
     self.assertTrue(any(line in loud for line in self._STARTUP), loud)
 
 
+  def test_checkpoint_saves_do_not_chatter(self):
+    from absl import logging  # pylint: disable=g-import-not-at-top
+    checkpoint = tf.train.Checkpoint(v=tf.Variable(1.0))
+    with self.assertLogs(logger="absl", level="INFO") as logs:
+      checkpoint.save(os.path.join(self.create_tempdir().full_path, "c"))
+      logging.info("marker")
+    self.assertEqual([r.getMessage() for r in logs.records], ["marker"])
+
+
 class CheckpointerTest(absltest.TestCase):
 
   def setUp(self):
