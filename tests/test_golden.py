@@ -15,6 +15,7 @@ from unittest import mock
 from absl.testing import absltest
 from absl.testing import flagsaver
 
+from common import bench
 from common import golden
 from common.tf_compat import rnn_cell
 from ptb import configs as ptb_configs
@@ -56,7 +57,7 @@ class GoldenValuesTest(absltest.TestCase):
       for key in ("tensorflow", "numpy", "python", "onednn"):
         self.assertTrue(env[key], msg=(workload, key))
       self.assertIsInstance(env["cpu"]["flags"], list)
-      self.assertTrue(set(env["cpu"]["flags"]) <= set(golden.CPU_FLAGS))
+      self.assertTrue(set(env["cpu"]["flags"]) <= set(bench.CPU_FLAGS))
       self.assertEqual(record["rtol"], golden.RTOL)
       self.assertTrue(record["deterministic"])
       self.assertEqual(record["threads"], {"intra_op": 1, "inter_op": 1})

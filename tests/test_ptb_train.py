@@ -274,10 +274,11 @@ class CommandLineTest(absltest.TestCase):
         (["--eval_only"], "--eval_only needs --checkpoint or --save_path"),
         (["--eval_only", "--checkpoint=" + self.data], "no checkpoint in"),
     ]
-    for extra, needle in cases:
+    results = testutil.run_clis(
+        "ptb/ptb_word_lm.py",
+        [list(self.tiny_flags) + extra for extra, _ in cases])
+    for (extra, needle), result in zip(cases, results):
       with self.subTest(extra=extra):
-        result = testutil.run_cli("ptb/ptb_word_lm.py", *self.tiny_flags,
-                                  *extra)
         testutil.assert_one_line_error(self, result, needle)
     # The short validation file is refused before the run directory exists.
     self.assertFalse(os.path.exists(os.path.join(short_valid, "run")))

@@ -6,6 +6,7 @@ process would clash. Library code (reader/model/train) is tested in-process,
 with a fresh ``tf.Graph()`` per test.
 """
 
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -45,6 +46,15 @@ def run_cli(script: str, *args: str, env=None, timeout: float = 600):
   return subprocess.run([sys.executable, os.path.join(REPO_ROOT, script)]
                         + list(args), cwd=REPO_ROOT, env=full_env,
                         capture_output=True, text=True, timeout=timeout)
+
+
+def run_clis(script: str, arg_lists, env=None, workers: int = 2):
+  """``run_cli(script, *args)`` for each of ``arg_lists``, ``workers`` at a
+  time (each is mostly a single-threaded TensorFlow import); results in
+  order."""
+  with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+    return list(pool.map(lambda args: run_cli(script, *args, env=env),
+                         arg_lists))
 
 
 def assert_one_line_error(testcase, result, needle: str) -> None:
