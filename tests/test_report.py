@@ -110,12 +110,24 @@ class ReadRealRecordsTest(absltest.TestCase):
   def test_published_rows_equal_the_ones_training_wrote(self):
     runs = _run_dirs()
     self.assertGreaterEqual(len(runs), 30)
-    compared = 0
+    compared = in_progress = 0
     for path in runs:
       with open(os.path.join(path, report.METRICS_FILE)) as f:
-        written = json.load(f).get("comparison") or []
+        record = json.load(f)
       run = report.load_run(path)
       rows = report.compare.compare(run.values(), run.references)
+      if "comparison" not in record:
+        # A long run committed part-way (PTB medium across sessions): the
+        # comparison is written with the test number, so it has neither yet.
+        self.assertTrue(record["epochs"], msg=path)
+        self.assertIsNone(run.values()["test"], msg=path)
+        test_rows = [r for r in rows if r["metric"] == "test"]
+        self.assertTrue(test_rows, msg=path)
+        self.assertTrue(all(r["measured"] is None for r in test_rows),
+                        msg=path)
+        in_progress += 1
+        continue
+      written = record["comparison"] or []
       self.assertLen(rows, len(written), msg=path)
       for mine, theirs in zip(rows, written):
         self.assertEqual((mine["source"], mine["metric"], mine["published"]),
@@ -125,6 +137,7 @@ class ReadRealRecordsTest(absltest.TestCase):
                                places=9, msg=path)
         compared += 1
     self.assertGreaterEqual(compared, 20)
+    self.assertLessEqual(in_progress, 1)
 
 
 class CommandTest(absltest.TestCase):
