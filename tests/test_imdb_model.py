@@ -73,8 +73,14 @@ class ShapesTest(parameterized.TestCase):
             [m.logits, m.probabilities, m.loss, m.accuracy, m.lengths], feed)
     self.assertEqual(logits.shape, (3,))
     np.testing.assert_allclose(probs, 1 / (1 + np.exp(-logits)), rtol=1e-5)
-    self.assertEqual(np.shape(loss), ())
-    self.assertIn(acc, (0.0, 1 / 3, 2 / 3, 1.0))
+    # The loss is the batch mean of numpy's binary cross-entropy; a
+    # prediction is positive where the logit is > 0.
+    labels = np.array([1, 0, 1])
+    z = logits.astype(np.float64)
+    crossent = np.logaddexp(0, z) - labels * z
+    self.assertAlmostEqual(loss, crossent.mean(), delta=1e-6)
+    self.assertNotAlmostEqual(loss, crossent.sum(), delta=1e-3)
+    self.assertAlmostEqual(acc, ((z > 0) == labels).mean(), places=6)
     np.testing.assert_array_equal(lengths, [config.maxlen - 5] +
                                   [config.maxlen] * 2)
 

@@ -32,6 +32,7 @@ from ptb import configs
 from ptb import model as model_lib
 from ptb import reader
 from ptb import train
+from tests import numpy_rnn
 
 # Every size distinct (B != T, so "mean over the batch, sum over the steps"
 # is not "sum over the batch, mean over the steps"), two layers, weights
@@ -88,10 +89,6 @@ def _run(session, model, x, y, state, fetch=()):
   return session.run([model.cost, model.final_state] + list(fetch), feed)
 
 
-def _sigmoid(z):
-  return 1 / (1 + np.exp(-z))
-
-
 def numpy_lm(weights, x, y, state, num_layers, masks=None, drop_state=False):
   """The tutorial's model in float64 numpy, one step at a time.
 
@@ -114,10 +111,8 @@ def numpy_lm(weights, x, y, state, num_layers, masks=None, drop_state=False):
     c, h = (np.asarray(s, np.float64) for s in state[layer])
     outputs = []
     for t in range(x.shape[1]):
-      gates = np.concatenate([inputs[:, t], h], axis=1) @ kernel + bias
-      i, j, f, o = np.split(gates, 4, axis=1)
-      c = c * _sigmoid(f) + _sigmoid(i) * np.tanh(j)
-      h = np.tanh(c) * _sigmoid(o)
+      c, h = numpy_rnn.lstm_step(kernel, bias, inputs[:, t], c, h,
+                                 forget_bias=0.0)
       out = h if masks is None else h * masks[layer + 1][:, t]
       if drop_state:
         h = out
@@ -125,10 +120,9 @@ def numpy_lm(weights, x, y, state, num_layers, masks=None, drop_state=False):
     final.append((c, h))
     inputs = np.stack(outputs, axis=1)
   logits = inputs @ w["Model/softmax_w"] + w["Model/softmax_b"]  # [B, T, V]
-  top = logits.max(axis=-1, keepdims=True)
-  log_z = np.log(np.exp(logits - top).sum(axis=-1)) + top[..., 0]
-  target = np.take_along_axis(logits, y[..., None], axis=-1)[..., 0]
-  return log_z - target, final
+  log_p = np.take_along_axis(numpy_rnn.log_softmax(logits), y[..., None],
+                             axis=-1)[..., 0]
+  return -log_p, final
 
 
 def _cost(crossent):
