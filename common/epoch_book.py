@@ -103,16 +103,20 @@ class EpochBook:
                      epoch + 1, position.step)
     return on_chunk
 
-  def end_epoch(self, record: Dict[str, Any],
-                scalars: Mapping[str, float]) -> None:
+  def end_epoch(self, record: Dict[str, Any], scalars: Mapping[str, float],
+                state: Mapping[str, Any] = None) -> None:
     """Logs ``scalars`` at the global step, saves, and adds ``record`` (the
-    finished epoch's, with its 1-based ``epoch``) to the history."""
+    finished epoch's, with its 1-based ``epoch``) to the history.
+
+    ``state``: saved with this checkpoint only, not put in the history (e.g.
+    early stopping's counters).
+    """
     global_step = self._global_step()
     self._metrics.scalars(global_step, **scalars)
     if self._checkpointer is not None:
       history = self._metrics.record["epochs"] + [record]
       self._checkpointer.save(
           self._session, global_step,
-          dict(record, history=history, **self._fields))
+          dict(record, history=history, **self._fields, **(state or {})))
       self._timer.reset()
     self._metrics.add_epoch(**record)

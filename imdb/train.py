@@ -31,6 +31,7 @@ import numpy as np
 from common import checkpoint as ckpt_lib
 from common import compare
 from common import config as config_lib
+from common import epoch_book
 from common import session as session_lib
 from common import variables
 from common.errors import check_finite_loss
@@ -260,9 +261,54 @@ def _log_epoch(name: str, record: Dict[str, Any]) -> None:
                format_duration(record["seconds"]), valid)
 
 
+def _checkpointer(graph: tf.Graph, save_path: Optional[str],
+                  config_dict: Dict[str, Any]
+                  ) -> Optional[ckpt_lib.Checkpointer]:
+  """The run directory's checkpointer (None without one); refuses another
+  run's directory before anything is written."""
+  if not save_path:
+    return None
+  with graph.as_default():
+    return ckpt_lib.Checkpointer(
+        save_path, tf1.train.Saver(max_to_keep=2), config_dict,
+        mutable_fields=configs.RESUMABLE_CHANGES, state_fields=("epoch",),
+        state_types={"epoch": int, "wait": int, "history": list,
+                     "best_valid_loss": (int, float, type(None))})
+
+
+def _restore(checkpointer: Optional[ckpt_lib.Checkpointer], session,
+             config: configs.IMDBConfig, metrics: MetricsLog
+             ) -> Dict[str, Any]:
+  """The restored checkpoint's state (``{}`` for a fresh run); its history
+  goes into ``metrics``."""
+  state = checkpointer.restore(session) if checkpointer else None
+  if not state:
+    return {}
+  epoch_book.resume_epochs(state, metrics, config.max_epochs, "max_epochs")
+  logging.info("Resuming from %s after epoch %d (global step %d)",
+               state["checkpoint"], state["epoch"],
+               session.run(tf1.train.get_global_step()))
+  return state
+
+
+def record_test(config_name: str, metrics: MetricsLog, test: PassResult,
+                **fields: Any) -> Dict[str, Any]:
+  """Records the test pass and the comparison (logged); returns the closed
+  run record."""
+  rows = log_comparison(config_name, test)
+  metrics.set(config_name=config_name, **fields, test_loss=test.loss,
+              test_accuracy=test.accuracy, test_examples=test.examples,
+              test_examples_per_sec=test.examples_per_sec, comparison=rows)
+  metrics.close()
+  return metrics.record
+
+
 def train(config_name: str, config: configs.IMDBConfig, data_path: str,
           options: RunOptions = RunOptions()) -> Dict[str, Any]:
   """Trains ``config`` on the reviews in ``data_path``; resumes if possible.
+
+  The same loop as :func:`ptb.train.train` (epochs -> train -> valid ->
+  save; then test), with the seed's early stopping on the validation loss.
 
   Args:
     config_name: preset name (for the comparison and the record).
@@ -274,39 +320,30 @@ def train(config_name: str, config: configs.IMDBConfig, data_path: str,
     The run record (``metrics.json``): epochs, test numbers, comparison.
 
   Raises:
-    UserError: bad data, a save_path of another config, a non-finite loss.
+    UserError: bad data, a save_path of another config, a non-finite loss,
+      ``max_epochs`` lowered below the epochs a run directory has finished.
   """
   config_dict = dict(config_lib.to_dict(config), config=config_name)
   logging.info("IMDB config %s: %s", config_name, config_dict)
   dataset = load_dataset(config, data_path, options.cache_dir)
   run = build_run(config, options)
-  checkpointer, state = None, {}
-  if options.save_path:  # Refuses another run's directory before writing.
-    with run.graph.as_default():
-      checkpointer = ckpt_lib.Checkpointer(
-          options.save_path, tf1.train.Saver(max_to_keep=2), config_dict,
-          mutable_fields=configs.RESUMABLE_CHANGES, state_fields=("epoch",),
-          state_types={"epoch": int, "wait": int, "history": list,
-                       "best_valid_loss": (int, float, type(None))})
+  checkpointer = _checkpointer(run.graph, options.save_path, config_dict)
   metrics = MetricsLog(options.save_path, config_dict)
   with run.graph.as_default(), run.session as session:
     m = run.models
     num_params = variables.num_parameters(model_lib.weight_variables())
     logging.info("Model: %d parameters", num_params)
     session.run(tf1.global_variables_initializer())
-    if checkpointer is not None:
-      state = checkpointer.restore(session) or {}
-      if state:
-        # The checkpoint's history is the truth (metrics.json may differ).
-        metrics.set_epochs(state.get("history", metrics.record["epochs"]))
-        logging.info("Resuming from %s after epoch %d (global step %d)",
-                     state["checkpoint"], state["epoch"],
-                     session.run(m.train.global_step))
+    state = _restore(checkpointer, session, config, metrics)
     best, wait = state.get("best_valid_loss"), state.get("wait", 0)
     # Decided again: ``patience`` may have changed since the checkpoint.
     stopped = bool(config.patience) and wait >= config.patience
-    epoch = state.get("epoch", 0)
-    while epoch < config.max_epochs and not stopped:
+    book = epoch_book.EpochBook(
+        checkpointer, session, metrics,
+        lambda: int(session.run(m.train.global_step)), 0, {})
+    for epoch in range(state.get("epoch", 0), config.max_epochs):
+      if stopped:
+        break
       name = "epoch %d/%d" % (epoch + 1, config.max_epochs)
       order = reader.epoch_order(len(dataset.train), config.seed, epoch)
       train_result = train_epoch(session, m.train, dataset.train, order,
@@ -317,29 +354,18 @@ def train(config_name: str, config: configs.IMDBConfig, data_path: str,
                                          config.batch_size)
         best, wait, stopped = early_stopping(best, wait, valid_result.loss,
                                              config.patience)
-      epoch += 1
-      record = _epoch_record(epoch, train_result, valid_result)
+      record = _epoch_record(epoch + 1, train_result, valid_result)
       _log_epoch(name, record)
-      global_step = int(session.run(m.train.global_step))
-      metrics.scalars(global_step, **{k: v for k, v in record.items()
-                                      if k.startswith(("train_", "valid_"))})
-      metrics.add_epoch(**record)
-      if checkpointer is not None:
-        checkpointer.save(session, global_step, dict(
-            record, best_valid_loss=best, wait=wait, stopped_early=stopped,
-            history=metrics.record["epochs"]))
+      book.end_epoch(record, {k: v for k, v in record.items()
+                              if k.startswith(("train_", "valid_"))},
+                     state=dict(best_valid_loss=best, wait=wait,
+                                stopped_early=stopped))
       if stopped:
         logging.info("Early stop: validation loss has not improved on %.4f "
                      "for %d epochs", best, wait)
     test = evaluate_examples(session, m.eval, dataset.test, config.batch_size)
-  rows = log_comparison(config_name, test)
-  metrics.set(config_name=config_name, num_parameters=num_params,
-              test_loss=test.loss, test_accuracy=test.accuracy,
-              test_examples=test.examples,
-              test_examples_per_sec=test.examples_per_sec,
-              stopped_early=stopped, comparison=rows)
-  metrics.close()
-  return metrics.record
+  return record_test(config_name, metrics, test, num_parameters=num_params,
+                     stopped_early=stopped)
 
 
 def evaluate(config_name: str, config: configs.IMDBConfig, data_path: str,

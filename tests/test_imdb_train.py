@@ -128,6 +128,12 @@ class TrainTest(absltest.TestCase):
     record = train_lib.train("test", TEST, self.data, self.options)
     self.assertEqual([e["epoch"] for e in record["epochs"]], [1, 2])
     self.assertEqual(self._state()["checkpoint"], "model.ckpt-8")
+    # ... but not below the epochs finished: the weights are epoch 2's.
+    with self.assertRaisesRegex(UserError,
+                                "finished 2 epochs; --max_epochs=1 cannot"):
+      train_lib.train("test", dataclasses.replace(TEST, max_epochs=1),
+                      self.data, self.options)
+    self.assertEqual(self._state()["checkpoint"], "model.ckpt-8")
 
   def test_same_seed_same_numbers(self):
     config = dataclasses.replace(TEST, max_epochs=1)
