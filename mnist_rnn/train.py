@@ -20,9 +20,13 @@ TF's op seeds, do differ).
 Evaluation runs in chunks of ``eval_batch_size`` images (the seed fed all
 10,000 at once); the accuracy is the same, the memory much smaller.
 
-One file a little over 400 lines: most of it is :class:`_Trainer`, the loop
-of both APIs (:mod:`mnist_rnn.train_tf2` overrides only its API methods),
-and the rest is what it and :func:`evaluate` call.
+Why a class here and a function in PTB and IMDB: those two are epoch loops
+(``train()`` reads as epochs -> train -> valid -> save, the bookkeeping in
+:class:`common.epoch_book.EpochBook`); the seed's MNIST loop has no epochs
+(``max_steps`` steps, with progress lines, validation and checkpoints at step
+intervals), and one copy of it serves both APIs: :class:`_Trainer` holds it,
+and :mod:`mnist_rnn.train_tf2` overrides only the methods under "The API".
+That is also why the file is a little over 400 lines.
 """
 
 import dataclasses
