@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any, Dict
 
+from common.errors import UserError
+
 
 # SIMD / matrix features that change float results or speed.
 CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw",
@@ -31,6 +33,29 @@ def cpu_info(cpuinfo: str = "/proc/cpuinfo") -> Dict[str, Any]:
   have = set(found.group(1).split()) if found else set()
   return {"model": model.group(1).strip() if model else "unknown",
           "flags": [f for f in CPU_FLAGS if f in have]}
+
+
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # Native bfloat16 matmul support.
+
+
+def native_bf16(info: Dict[str, Any] = None) -> bool:
+  """Whether the CPU (``cpu_info()`` by default) multiplies bfloat16
+  natively (AMX-BF16 or AVX512-BF16); elsewhere oneDNN emulates it, slowly."""
+  info = cpu_info() if info is None else info
+  return any(f in info["flags"] for f in BF16_FLAGS)
+
+
+def require_native_bf16(cpu: Dict[str, Any]) -> None:
+  """Refuses bf16 on a CPU (:func:`cpu_info`) without native support.
+
+  Raises:
+    UserError: one line naming the CPU and the flags it lacks.
+  """
+  if not native_bf16(cpu):
+    raise UserError(
+        "--precision=bf16: this CPU (%s) has neither %s; bfloat16 would be "
+        "emulated, slower than fp32. Use --precision=fp32"
+        % (cpu["model"], " nor ".join(BF16_FLAGS)))
 
 
 def peak_rss_mb() -> float:

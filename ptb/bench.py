@@ -10,7 +10,8 @@ so that every ratio compares numbers taken under the same conditions:
 * ``train``: training words/s of each peer on the preset's shapes (SGD,
   clipping, the state carried chunk to chunk; random word ids: speed does not
   depend on the words). Peers: ``basic``, ``block``, ``fused`` (this port's
-  ``--rnn_mode``s), ``tf2`` (the TF2 twin's ``tf.function`` train step,
+  ``--rnn_mode``s), ``bf16`` (``fused`` with ``--precision=bf16``; only
+  where the CPU has AMX-BF16 or AVX512-BF16), ``tf2`` (the TF2 twin's ``tf.function`` train step,
   ``--api=tf2``), ``tutorial`` (the tutorial's own graph,
   ``ptb/tutorial_reference.py``: static unroll of BasicLSTMCell) and
   ``torch`` (PyTorch ``nn.LSTM``, the same shapes and update; only when
@@ -47,7 +48,7 @@ from ptb import train  # pylint: disable=wrong-import-position
 from ptb import train_tf2  # pylint: disable=wrong-import-position
 from ptb import tutorial_reference  # pylint: disable=wrong-import-position
 
-PEERS = ("basic", "block", "fused", "tf2", "tutorial", "torch")
+PEERS = ("basic", "block", "fused", "bf16", "tf2", "tutorial", "torch")
 
 _MODEL = flags.DEFINE_enum("model", "small", configs.CONFIGS.names, "Preset.")
 _PEERS = flags.DEFINE_list("peers", list(PEERS), "Which of %s to run."
@@ -94,10 +95,11 @@ def _random_chunk(rng, config):
 class _PortPeer:
   """This port's training graph in one ``rnn_mode``."""
 
-  def __init__(self, config, mode, threads):
+  def __init__(self, config, mode, threads, precision="fp32"):
     self.graph, self.models = session_lib.build_graph(
         lambda: model_lib.build_models(config, configs.eval_config(config),
-                                       rnn_mode=mode), seed=0)
+                                       rnn_mode=mode, precision=precision),
+        seed=0)
     self.session = session_lib.make_session(self.graph, threads)
     with self.graph.as_default():
       self.session.run(tf1.global_variables_initializer())
@@ -214,6 +216,8 @@ def make_peers(config, names, threads):
   for name in names:
     if name in model_lib.RNN_MODES:
       peers[name] = _PortPeer(config, name, threads)
+    elif name == "bf16" and bench.native_bf16():
+      peers[name] = _PortPeer(config, "fused", threads, precision="bf16")
     elif name == "tf2":
       peers[name] = _TF2Peer(config)
     elif name == "tutorial":
@@ -267,6 +271,10 @@ def summarize(rates, ceiling):
       if other in peers and other != fastest:
         ratios["%s_vs_%s" % (fastest, other)] = round(
             peers[fastest]["median"] / peers[other]["median"], 3)
+  for other in ("fused", "torch", "tutorial"):
+    if "bf16" in peers and other in peers:
+      ratios["bf16_vs_" + other] = round(
+          peers["bf16"]["median"] / peers[other]["median"], 3)
   if "tf2" in peers and "basic" in peers:
     ratios["tf2_vs_basic"] = round(
         peers["tf2"]["median"] / peers["basic"]["median"], 3)
@@ -301,6 +309,8 @@ def main(argv):
       "train": peer_rows,
       "ratios": ratios,
       "torch": "torch" in peers or "not importable",
+      "bf16": "bf16" in peers or "no native bf16 (%s)" % " / ".join(
+          bench.BF16_FLAGS),
       "test_pass": test_pass_rates(config, _TEST_WORDS.value, threads),
       "rounds": _ROUNDS.value, "steps": _STEPS.value,
       "warmup_steps": _WARMUP_STEPS.value,

@@ -50,6 +50,12 @@ MODEL_SCOPE = "Model"
 
 
 RNN_MODES = ("basic", "block", "fused")
+# fp32: the tutorial's. bf16 (an addition, training graph in ``fused`` mode
+# only): every matmul of the training step (the LSTM's input and recurrent
+# products, the softmax layer, and so their gradients) takes its operands
+# rounded to bfloat16 and returns float32; the variables, gates, loss and
+# update stay float32, and the Valid/Test graphs run fp32.
+PRECISIONS = ("fp32", "bf16")
 
 
 class PTBModel:
@@ -67,7 +73,7 @@ class PTBModel:
 
   def __init__(self, config: PTBConfig, is_training: bool,
                dropout_seed: int = 0, rnn_mode: str = "basic",
-               variable_steps: bool = False):
+               variable_steps: bool = False, precision: str = "fp32"):
     """Builds the graph in the current variable scope.
 
     Args:
@@ -83,9 +89,19 @@ class PTBModel:
         mode: the whole chunk in one op, no time loop, the same math (at
         batch 1 the loop's per-step cost dominates: measured 1.3x faster
         than ``dynamic_rnn`` on 1000-word chunks).
+      precision: see :data:`PRECISIONS`; ``bf16`` needs ``is_training`` and
+        ``rnn_mode="fused"`` (the one graph whose matmuls are written here).
     """
     if rnn_mode not in RNN_MODES:
       raise ValueError("rnn_mode %r is not one of %s" % (rnn_mode, RNN_MODES))
+    if precision not in PRECISIONS:
+      raise ValueError("precision %r is not one of %s" % (precision,
+                                                          PRECISIONS))
+    if precision != "fp32" and (rnn_mode != "fused" or not is_training or
+                                variable_steps):
+      raise ValueError("precision=%s is for the fused training graph only"
+                       % precision)
+    self.precision = precision
     self.config = config
     self.is_training = is_training
     self.rnn_mode = rnn_mode
@@ -113,8 +129,11 @@ class PTBModel:
 
     softmax_w = tf1.get_variable("softmax_w", [h, v], dtype=tf.float32)
     softmax_b = tf1.get_variable("softmax_b", [v], dtype=tf.float32)
-    logits = tf.reshape(tf1.nn.xw_plus_b(output, softmax_w, softmax_b),
-                        [b, -1, v])
+    if precision == "fp32":
+      flat_logits = tf1.nn.xw_plus_b(output, softmax_w, softmax_b)
+    else:
+      flat_logits = _matmul(output, softmax_w, precision) + softmax_b
+    logits = tf.reshape(flat_logits, [b, -1, v])
     crossent = tf1.nn.sparse_softmax_cross_entropy_with_logits(
         labels=self.targets, logits=logits)  # [B, T]
     self.cost = tf.reduce_sum(tf.reduce_mean(crossent, axis=0), name="cost")
@@ -174,7 +193,8 @@ class PTBModel:
       if self.rnn_mode == "block" or variable_steps:
         x, c, h_last = _block_layer(x, c0, h0, kernel, bias)
       else:
-        x, c, h_last = _fused_layer(x, c0, h0, kernel, bias)
+        x, c, h_last = _fused_layer(x, c0, h0, kernel, bias,
+                                    self.precision)
       final.append(rnn_cell.LSTMStateTuple(c, h_last))
       if layer_masks[layer] is not None:
         x = x * tf.transpose(layer_masks[layer], [1, 0, 2])
@@ -216,7 +236,17 @@ def _block_layer(x, c0, h0, kernel, bias):
   return hs, cs[-1], hs[-1]
 
 
-def _fused_layer(x, c0, h0, kernel, bias):
+def _matmul(a, b, precision: str):
+  """``a @ b`` in float32; for ``bf16`` with both operands rounded to
+  bfloat16 (oneDNN accumulates in float32; AMX/AVX512-BF16 run it), the
+  product returned as float32."""
+  if precision == "fp32":
+    return tf.matmul(a, b)
+  return tf.cast(tf.matmul(tf.cast(a, tf.bfloat16), tf.cast(b, tf.bfloat16)),
+                 tf.float32)
+
+
+def _fused_layer(x, c0, h0, kernel, bias, precision: str = "fp32"):
   """One LSTM layer, statically unrolled, input projection hoisted.
 
   ``[x_t, h] @ kernel`` is split as ``x_t @ kernel[:in] + h @ kernel[in:]``:
@@ -224,7 +254,7 @@ def _fused_layer(x, c0, h0, kernel, bias):
   the time loop, which then does only the [B, H] x [H, 4H] recurrent matmul
   and the gates (BasicLSTMCell's equations, forget bias 0). Same math as
   BASIC mode; the floating-point sums are split differently (equal to about
-  1e-6 relative).
+  1e-6 relative). ``precision``: see :func:`_matmul`.
 
   Returns:
     ``(h of every step [T, B, H], final c, final h)``.
@@ -232,12 +262,12 @@ def _fused_layer(x, c0, h0, kernel, bias):
   steps, batch, n_in = x.shape.as_list()
   w_x, w_h = kernel[:n_in], kernel[n_in:]
   projected = tf.reshape(
-      tf.matmul(tf.reshape(x, [steps * batch, n_in]), w_x) + bias,
+      _matmul(tf.reshape(x, [steps * batch, n_in]), w_x, precision) + bias,
       [steps, batch, -1])
   c, h = c0, h0
   outputs = []
   for t in range(steps):
-    gates = projected[t] + tf.matmul(h, w_h)
+    gates = projected[t] + _matmul(h, w_h, precision)
     i, j, f, o = tf.split(gates, 4, axis=1)
     c = c * tf.sigmoid(f) + tf.sigmoid(i) * tf.tanh(j)
     h = tf.tanh(c) * tf.sigmoid(o)
@@ -287,7 +317,8 @@ class Models:
 
 
 def build_models(config: PTBConfig, eval_config: PTBConfig,
-                 dropout_seed: int = 0, rnn_mode: str = "basic") -> Models:
+                 dropout_seed: int = 0, rnn_mode: str = "basic",
+                 precision: str = "fp32") -> Models:
   """Builds Train, Valid and Test graphs (and the fast Test graph).
 
   Args:
@@ -296,6 +327,7 @@ def build_models(config: PTBConfig, eval_config: PTBConfig,
     dropout_seed: keys the training graph's dropout masks
       (:mod:`common.dropout`).
     rnn_mode: see :class:`PTBModel`.
+    precision: the Train graph's (:data:`PRECISIONS`); the others run fp32.
 
   Returns:
     The models; variables live under ``Model/``. ``test_fast`` is the Test
@@ -307,7 +339,7 @@ def build_models(config: PTBConfig, eval_config: PTBConfig,
   with tf1.name_scope("Train"):
     with tf1.variable_scope(MODEL_SCOPE, reuse=None, initializer=initializer):
       train = PTBModel(config, is_training=True, dropout_seed=dropout_seed,
-                       rnn_mode=rnn_mode)
+                       rnn_mode=rnn_mode, precision=precision)
   with tf1.name_scope("Valid"):
     with tf1.variable_scope(MODEL_SCOPE, reuse=True, initializer=initializer):
       valid = PTBModel(config, is_training=False, rnn_mode=rnn_mode)

@@ -37,6 +37,7 @@ if __package__ in (None, ""):  # `python ptb/ptb_word_lm.py` from a checkout.
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from common import app  # pylint: disable=wrong-import-position
+from common import bench  # pylint: disable=wrong-import-position
 from common import checkpoint as ckpt_lib  # pylint: disable=wrong-import-position
 from common import config as config_lib  # pylint: disable=wrong-import-position
 from common import data as data_lib  # pylint: disable=wrong-import-position
@@ -77,6 +78,11 @@ _RNN_MODE = flags.DEFINE_enum(
     "BlockLSTM op, the tutorial's BLOCK mode) or fused (static unroll, input "
     "projection hoisted). Same math and variables; any reads any's "
     "checkpoints.")
+_PRECISION = flags.DEFINE_enum(
+    "precision", "fp32", ["fp32", "bf16"],
+    "Training matmuls: fp32 (the tutorial's) or bf16 (operands rounded to "
+    "bfloat16, float32 results; needs --rnn_mode=fused and a CPU with "
+    "AMX-BF16 or AVX512-BF16). Valid and Test always run fp32.")
 _EVAL_MODE = flags.DEFINE_enum(
     "eval_mode", "fast", ["fast", "tutorial"],
     "Test pass: fast (one stream, 1000 words per session.run; the same "
@@ -126,10 +132,16 @@ def main(argv):
                              save_path=_SAVE_PATH.value,
                              checkpoint_every_secs=_CHECKPOINT_EVERY_SECS.value,
                              rnn_mode=_RNN_MODE.value,
-                             eval_mode=_EVAL_MODE.value)
+                             eval_mode=_EVAL_MODE.value,
+                             precision=_PRECISION.value)
   runner = train_tf2 if _API.value == "tf2" else train
-  if runner is train_tf2 and _RNN_MODE.present:
-    raise app.UserError("--rnn_mode applies to --api=tf1 only")
+  if runner is train_tf2 and (_RNN_MODE.present or _PRECISION.present):
+    raise app.UserError("--rnn_mode and --precision apply to --api=tf1 only")
+  if options.precision == "bf16":
+    if options.rnn_mode != "fused":
+      raise app.UserError("--precision=bf16 needs --rnn_mode=fused (got %s)"
+                          % options.rnn_mode)
+    bench.require_native_bf16(bench.cpu_info())
   if _EVAL_ONLY.value:
     checkpoint = _CHECKPOINT.value or _SAVE_PATH.value
     if not checkpoint:

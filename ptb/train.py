@@ -50,6 +50,7 @@ class RunOptions:
   checkpoint_every_secs: float = 600  # Mid-epoch saves; 0 = epoch ends only.
   rnn_mode: str = "basic"  # basic | block | fused (model.RNN_MODES).
   eval_mode: str = "fast"  # Test pass: fast (exact, chunked) | tutorial.
+  precision: str = "fp32"  # Train graph's matmuls: fp32 | bf16 (fused mode).
 
 
 @dataclasses.dataclass
@@ -241,7 +242,8 @@ def _build(config: configs.PTBConfig, options: RunOptions,
   graph, models = session_lib.build_graph(
       lambda: model_lib.build_models(config, configs.eval_config(config),
                                      dropout_seed=seed or 0,
-                                     rnn_mode=options.rnn_mode),
+                                     rnn_mode=options.rnn_mode,
+                                     precision=options.precision),
       seed, options.deterministic)
   session = session_lib.make_session(graph, options.intra_op_threads,
                                      options.inter_op_threads)
