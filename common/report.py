@@ -111,6 +111,9 @@ class RunReport:
   references: List[Reference]
   x_label: str
   panels: List[Panel]
+  # How the last attempt ran, where its record says (PTB TF1: rnn_mode,
+  # precision, eval_mode); shown where not the default.
+  options: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
   @property
   def name(self) -> str:
@@ -250,6 +253,21 @@ def _measured_point(label: str, split: str, x: float,
                     value: Optional[float]) -> List[Point]:
   return [] if value is None or x is None else [
       Point(label, split, x, value, published=False)]
+
+
+# Run options a record's attempts may carry, and their defaults (not shown).
+RUN_OPTIONS = {"rnn_mode": "basic", "precision": "fp32", "eval_mode": "fast"}
+
+
+def _options_of(record: Mapping[str, Any]) -> Dict[str, Any]:
+  """The last attempt's :data:`RUN_OPTIONS` that differ from the default."""
+  attempts = record.get("attempts")
+  if not (isinstance(attempts, list) and attempts and
+          isinstance(attempts[-1], dict)):
+    return {}
+  last = attempts[-1]
+  return {k: last[k] for k, default in RUN_OPTIONS.items()
+          if k in last and last[k] != default}
 
 
 def _seed_of(record: Mapping[str, Any]) -> Optional[int]:
@@ -468,7 +486,7 @@ def load_run(run: str) -> RunReport:
   return RunReport(path=run_dir, workload=workload, config=config,
                    api=config.get("api"), seed=_seed_of(record),
                    versions=versions if isinstance(versions, dict) else {},
-                   **fields)
+                   options=_options_of(record), **fields)
 
 
 # ------------------------------------------------------------ comparing
@@ -572,6 +590,7 @@ def _header(run: RunReport) -> List[str]:
   parts.append("preset %s" % preset)
   if run.api:
     parts.append("api %s" % run.api)
+  parts.extend("%s %s" % item for item in sorted(run.options.items()))
   parts.append("seed %s" % ("-" if run.seed is None else run.seed))
   software = "TF %s (tf_keras %s, numpy %s, Python %s)" % (
       v.get("tensorflow", "?"), v.get("tf_keras", "?"), v.get("numpy", "?"),
@@ -698,6 +717,7 @@ def to_json(sections: Sequence[Section], tolerance: Optional[float]
   def run_dict(run: RunReport):
     return {"path": run.path, "workload": run.workload, "model": run.model,
             "preset": run.preset, "api": run.api, "seed": run.seed,
+            "options": run.options,
             "overrides": {k: {"preset": a, "run": b}
                           for k, (a, b) in run.overrides.items()},
             "versions": run.versions, "progress": run.progress,

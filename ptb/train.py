@@ -333,7 +333,10 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
         checkpointer, session, config, metrics, functools.partial(
             run_state.adopt_tutorial_checkpoint, session, options.save_path))
     metrics.start_attempt(seed=seed, start_epoch=start_epoch,
-                          start_step=position.step if position else 0)
+                          start_step=position.step if position else 0,
+                          rnn_mode=options.rnn_mode,
+                          precision=options.precision,
+                          eval_mode=options.eval_mode)
     global_step = tf1.train.get_global_step()
     book = run_state.new_book(
         checkpointer, session, metrics,

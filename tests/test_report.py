@@ -98,6 +98,25 @@ class ReadRealRecordsTest(absltest.TestCase):
     self.assertEqual([p.y for p in loss.points], [0.10922688134014606])
     self.assertEqual(run.references, [])  # small: none published.
 
+  def test_run_options_of_the_last_attempt_are_shown_unless_default(self):
+    run_dir = self.create_tempdir().full_path
+    for name in (report.METRICS_FILE, "metrics.jsonl"):
+      shutil.copy(os.path.join(PTB_SMALL, name), run_dir)
+    self.assertEqual(report.load_run(run_dir).options, {})  # No attempts.
+    path = os.path.join(run_dir, report.METRICS_FILE)
+    with open(path) as f:
+      record = json.load(f)
+    record["attempts"] = [
+        {"attempt": 1, "rnn_mode": "basic", "precision": "fp32"},
+        {"attempt": 2, "rnn_mode": "fused", "precision": "bf16",
+         "eval_mode": "fast"}]
+    with open(path, "w") as f:
+      json.dump(record, f)
+    run = report.load_run(run_dir)
+    self.assertEqual(run.options, {"rnn_mode": "fused", "precision": "bf16"})
+    header = report._header(run)[0]  # pylint: disable=protected-access
+    self.assertIn("precision bf16, rnn_mode fused, seed", header)
+
   def test_imdb_seed_and_preset(self):
     run = report.load_run(os.path.join(IMDB, "seed003_seed1"))
     self.assertEqual((run.workload, run.preset, run.seed, run.overrides),
