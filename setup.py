@@ -16,7 +16,9 @@ setup(
         "numpy",
     ],
     extras_require={
-        "test": ["pytest"],
+        # pytest-xdist: ./run.sh test runs two workers (the suite is mostly
+        # single-threaded TF start-ups and subprocess CLIs).
+        "test": ["pytest", "pytest-xdist"],
         "report": ["matplotlib"],
         # The PyTorch peer of `python -m ptb.bench` (optional; pin: the CPU
         # build of this version lies on the project's machines).

@@ -17,6 +17,10 @@ has finished writing the checkpoint it names (and its arrays), so a crash or
 an abort at any point leaves the last good checkpoint and the state that
 describes it intact. The lock is the kernel's: it goes away with the process
 that held it, so a killed run never leaves a stale lock behind.
+
+One file over 400 lines: the run directory (saves, state, lock) and the
+restore side (finding a checkpoint, its config, matching shapes) are the two
+halves of one on-disk format, kept together so that both change together.
 """
 
 import fcntl
