@@ -20,10 +20,12 @@ Perplexities (train / valid / test):
 | config | TF tutorial             | Zaremba 2014 (valid / test)  | this port (measured)      |
 |--------|-------------------------|------------------------------|---------------------------|
 | small  | 37.99 / 121.39 / 115.91 | 120.7 / 114.5 (non-regular.) | 40.99 / 119.61 / 114.64   |
-| medium | 48.45 / 86.16 / 82.07   | 86.2 / 82.7                  | not run                   |
+| medium | 48.45 / 86.16 / 82.07   | 86.2 / 82.7                  | in progress (see README)  |
 | large  | 37.87 / 82.62 / 78.29   | 82.2 / 78.4                  | not run                   |
 
-The measured row is ``docs/results/ptb_small`` (13 epochs, ``--seed=1234``).
+The measured row is ``docs/results/ptb_small`` (13 epochs, ``--seed=1234``);
+medium's run so far (``--seed=1234``, across sessions) is in
+``docs/results/ptb_medium``.
 
 Every config field can be overridden by the flag of the same name.
 """
