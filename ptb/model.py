@@ -59,6 +59,9 @@ RNN_MODES = ("basic", "block", "fused")
 # rounded to bfloat16 and returns float32; the variables, gates, loss and
 # update stay float32, and the Valid/Test graphs run fp32.
 PRECISIONS = ("fp32", "bf16")
+# The scoring graph (``variable_steps``) cuts each chunk into this many
+# pieces along time, so that its two layers overlap (``_pipelined_block_rnn``).
+TIME_PIECES = 8
 
 
 class PTBModel:
@@ -89,9 +92,11 @@ class PTBModel:
       variable_steps: the time axis is left open (placeholders [B, None]),
         so one graph scores chunks of any length (the fast exact Test pass).
         Evaluation only. Such a graph runs the ``BlockLSTM`` op in every
-        mode: the whole chunk in one op, no time loop, the same math (at
-        batch 1 the loop's per-step cost dominates: measured 1.3x faster
-        than ``dynamic_rnn`` on 1000-word chunks).
+        mode, each chunk in :data:`TIME_PIECES` pieces so the layers overlap
+        (:meth:`_pipelined_block_rnn`), and its loss as log-sum-exp minus
+        the target's logit: the same math, measured 1.3x (``BlockLSTM``
+        against ``dynamic_rnn``), 1.3x (pieces) and 1.3x (the loss) faster
+        on 1000-word chunks of small here.
       precision: see :data:`PRECISIONS`; ``bf16`` needs ``is_training`` and
         ``rnn_mode="fused"`` (the one graph whose matmuls are written here).
     """
@@ -137,8 +142,15 @@ class PTBModel:
     else:
       flat_logits = _matmul(output, softmax_w, precision) + softmax_b
     logits = tf.reshape(flat_logits, [b, -1, v])
-    crossent = tf1.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=self.targets, logits=logits)  # [B, T]
+    if variable_steps:
+      # Scoring only: the same cross-entropy as log-sum-exp minus the
+      # target's logit, without the [B, T, V] gradient that the sparse op
+      # also writes (1.8x faster on 1000 x 10000 logits here).
+      crossent = (tf.reduce_logsumexp(logits, axis=-1) -
+                  tf.gather(logits, self.targets, axis=2, batch_dims=2))
+    else:
+      crossent = tf1.nn.sparse_softmax_cross_entropy_with_logits(
+          labels=self.targets, logits=logits)  # [B, T]
     self.cost = tf.reduce_sum(tf.reduce_mean(crossent, axis=0), name="cost")
 
     if is_training:
@@ -185,15 +197,13 @@ class PTBModel:
                                                        tf.identity(zeros))
                                for _ in range(cfg.num_layers))
     x = tf.transpose(inputs, [1, 0, 2])  # [T, B, H]: time major.
+    if variable_steps:
+      return self._pipelined_block_rnn(x)
     final = []
     for layer in range(cfg.num_layers):
-      scope = "RNN/multi_rnn_cell/cell_%d/basic_lstm_cell" % layer
-      with tf1.variable_scope(scope):
-        kernel = tf1.get_variable("kernel", [2 * h, 4 * h], dtype=tf.float32)
-        bias = tf1.get_variable("bias", [4 * h], dtype=tf.float32,
-                                initializer=tf1.zeros_initializer())
+      kernel, bias = self._layer_variables(layer)
       c0, h0 = self.initial_state[layer]
-      if self.rnn_mode == "block" or variable_steps:
+      if self.rnn_mode == "block":
         x, c, h_last = _block_layer(x, c0, h0, kernel, bias)
       else:
         x, c, h_last = _fused_layer(x, c0, h0, kernel, bias,
@@ -203,6 +213,49 @@ class PTBModel:
         x = x * tf.transpose(layer_masks[layer], [1, 0, 2])
     self.final_state = tuple(final)
     return tf.transpose(x, [1, 0, 2])  # [B, T, H].
+
+  def _layer_variables(self, layer: int):
+    """Layer ``layer``'s ``(kernel [2H, 4H], bias [4H])``, BASIC's names."""
+    h = self.config.hidden_size
+    scope = "RNN/multi_rnn_cell/cell_%d/basic_lstm_cell" % layer
+    with tf1.variable_scope(scope):
+      kernel = tf1.get_variable("kernel", [2 * h, 4 * h], dtype=tf.float32)
+      bias = tf1.get_variable("bias", [4 * h], dtype=tf.float32,
+                              initializer=tf1.zeros_initializer())
+    return kernel, bias
+
+  def _pipelined_block_rnn(self, x):
+    """The scoring graph's LSTM: the chunk cut into :data:`TIME_PIECES`
+    consecutive pieces, each layer run piece by piece with its state
+    carried (the same recurrence, step for step). Layer l on piece k needs
+    only layer l-1 on piece k, so TF's inter-op threads run layer 1 on one
+    piece while layer 0 reads the next: the layers, one after the other in
+    time, share the cores.
+
+    ::
+
+        time ->    piece 0    piece 1    piece 2    piece 3
+        layer 0    [c,h] ->   [c,h] ->   [c,h] ->   [c,h]
+        layer 1       \-> [c,h] ->  \-> [c,h] ->  ...
+    """
+    cfg = self.config
+    steps = tf.shape(x)[0]
+    piece = steps // TIME_PIECES  # The last piece takes the remainder.
+    sizes = tf.concat([tf.fill([TIME_PIECES - 1], piece),
+                       [steps - (TIME_PIECES - 1) * piece]], axis=0)
+    pieces = tf.split(x, sizes, num=TIME_PIECES, axis=0)
+    final = []
+    for layer in range(cfg.num_layers):
+      kernel, bias = self._layer_variables(layer)
+      c, h = self.initial_state[layer]
+      outputs = []
+      for p in pieces:
+        hs, c, h = _block_layer(p, c, h, kernel, bias)
+        outputs.append(hs)
+      final.append(rnn_cell.LSTMStateTuple(c, h))
+      pieces = outputs
+    self.final_state = tuple(final)
+    return tf.transpose(tf.concat(pieces, axis=0), [1, 0, 2])  # [B, T, H].
 
   def _build_train_op(self):
     self.lr = tf1.Variable(0.0, trainable=False)  # Train/Model/Variable.
@@ -227,7 +280,8 @@ def _block_layer(x, c0, h0, kernel, bias):
   0 and no cell clipping (its defaults are 1 and 3), no peepholes.
 
   Returns:
-    ``(h of every step [T, B, H], final c, final h)``.
+    ``(h of every step [T, B, H], final c, final h)``; for T = 0 the final
+    state is ``(c0, h0)``.
   """
   h = h0.shape[-1]
   no_peephole = tf.zeros([h], tf.float32)
@@ -236,7 +290,10 @@ def _block_layer(x, c0, h0, kernel, bias):
       seq_len_max=seq_len, x=x, cs_prev=c0, h_prev=h0, w=kernel,
       wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=bias,
       forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
-  return hs, cs[-1], hs[-1]
+  # The last of [state before, state after each step].
+  c_last = tf.concat([c0[None], cs], axis=0)[-1]
+  h_last = tf.concat([h0[None], hs], axis=0)[-1]
+  return hs, c_last, h_last
 
 
 def _matmul(a, b, precision: str):

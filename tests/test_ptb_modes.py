@@ -179,6 +179,24 @@ class FastTestPassTest(absltest.TestCase):
                               places=4)
 
 
+  def test_pieces_shorter_than_the_pipeline_equal_the_tutorial_loop(self):
+    # The scoring graph cuts a chunk into TIME_PIECES pieces (some empty
+    # when the chunk is shorter): every chunk length gives the loop's
+    # numbers, with both layers' state carried.
+    cfg = TINY
+    self.assertGreater(cfg.num_layers, 1)
+    data = np.random.default_rng(2).integers(0, cfg.vocab_size, 61)
+    graph, m = _build(cfg, "basic")
+    with graph.as_default(), session_lib.make_session(graph) as sess:
+      sess.run(tf1.global_variables_initializer())
+      loop = train.test_pass(sess, m, data, "tutorial").perplexity
+      for chunk in (1, 3, model_lib.TIME_PIECES - 1, model_lib.TIME_PIECES,
+                    2 * model_lib.TIME_PIECES + 3, 60):
+        fast = train.run_stream(sess, m.test_fast, data, chunk=chunk)
+        self.assertAlmostEqual(fast.perplexity / loop, 1.0, delta=1e-6,
+                               msg=chunk)
+
+
 class TutorialCheckpointTest(parameterized.TestCase):
   """Checkpoints written by the tutorial's graph, both of its namings."""
 
