@@ -38,8 +38,9 @@ would. The per-layer masks enter the time loop as a second input stream::
     dynamic_rnn inputs, per step t:  (x_t [B, H], (m1_t, ..., mL_t) [B, H] each)
     layer l:  out = LSTM_l(in, state_l) * m(l+1)_t ;  passes the masks on
 
-A little over 400 lines: the three ``rnn_mode`` graphs and ``precision`` live
-in one class so that every variant creates the very same variables.
+Over 400 lines: the three ``rnn_mode`` graphs, ``precision`` and the
+pipelined scoring graph live in one class so that every variant creates the
+very same variables.
 """
 
 import dataclasses
