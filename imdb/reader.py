@@ -24,9 +24,10 @@ Tokens and ids follow ``keras.datasets.imdb`` (the seeds' loader, whose
   lowercase, each character of :data:`KERAS_FILTERS` becomes a space, split
   on single spaces. Apostrophes and non-ASCII characters stay in words
   (``don't``, ``'royale``, ``café``) and ``<br />`` becomes the word ``br``,
-  as in Keras's index, where "br" has rank 7. (Issue #4 asked for ``<br />``
-  to be removed; the index that the seeds' data was encoded with keeps it, so
-  the port follows the index. ``docs/imdb.md`` has the evidence.)
+  as in Keras's index, where "br" has rank 7. (Removing ``<br />``, as first
+  specified, would be cleaner text, but the index that the seeds' data was
+  encoded with keeps it, so the port follows the index. ``docs/imdb.md`` has
+  the evidence.)
 * the vocabulary comes from the training reviews only, ranked by count, rank
   1 = the most frequent word ("the"). The counts reproduce Keras's index:
   88,582 words here against its 88,584, and every Keras rank we know lies

@@ -28,10 +28,10 @@ accuracy, so ``small`` (and ``test``) runs print "no published reference";
 |---------------|--------|------------------------|-------------------|
 | stacked       | small  | no published reference | 96.69%            |
 | bidirectional | small  | no published reference | 98.10%            |
-| stacked       | medium | >= 98.8% (issue #3)    | 98.89% (met)      |
-| bidirectional | medium | >= 98.8% (issue #3)    | 98.88% (met)      |
-| stacked       | large  | >= 98.8% (issue #3)    | 99.21% (met)      |
-| bidirectional | large  | >= 98.8% (issue #3)    | 98.71% (missed)   |
+| stacked       | medium | >= 98.8% (target)      | 98.89% (met)      |
+| bidirectional | medium | >= 98.8% (target)      | 98.88% (met)      |
+| stacked       | large  | >= 98.8% (target)      | 99.21% (met)      |
+| bidirectional | large  | >= 98.8% (target)      | 98.71% (missed)   |
 """
 
 import os
