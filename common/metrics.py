@@ -9,6 +9,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from common import bench
 from common.checkpoint import atomic_write_json
 from common.errors import UserError
 from common.tf_compat import tf, tf1
@@ -38,6 +39,28 @@ def versions() -> Dict[str, str]:
   return {"python": platform.python_version(), "tensorflow": tf.__version__,
           "tf_keras": tf_keras.__version__, "numpy": np.__version__,
           "platform": platform.platform(), "git_commit": git_commit()}
+
+
+def machine() -> Dict[str, Any]:
+  """The machine a number is measured on: CPU model, SIMD features, cores.
+
+  Float results (the last digits) and speed depend on it: the same seed on
+  other SIMD features agrees only up to rounding, which training can amplify.
+  """
+  cpu = bench.cpu_info()
+  return {"cpu": cpu["model"], "cpu_flags": cpu["flags"],
+          "cores": os.cpu_count()}
+
+
+def _note_machine(record: Dict[str, Any]) -> None:
+  """Appends this machine to ``record["machines"]`` unless it is the last
+  one there: a run resumed on other hardware lists each machine in turn."""
+  machines = record.get("machines")
+  if not isinstance(machines, list):
+    machines = record["machines"] = []
+  here = machine()
+  if not machines or machines[-1] != here:
+    machines.append(here)
 
 
 def _jsonable(value):
@@ -72,6 +95,7 @@ class MetricsLog:
             raise ValueError("not a metrics record (no list of epochs)")
           old.update(config=config, versions=self.record["versions"])
           self.record = old
+        _note_machine(self.record)
       except (OSError, ValueError) as e:
         raise UserError("cannot use %s for metrics: %s" % (path, e)) from e
       board = os.path.join(save_path, TENSORBOARD_DIR)

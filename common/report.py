@@ -119,6 +119,9 @@ class RunReport:
   # How the last attempt ran, where its record says (PTB TF1: rnn_mode,
   # precision, eval_mode); shown where not the default.
   options: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  # The machines that wrote the record, in turn (one unless resumed on other
+  # hardware); empty for a record written before they were noted.
+  machines: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
 
   @property
   def name(self) -> str:
@@ -273,6 +276,35 @@ def _options_of(record: Mapping[str, Any]) -> Dict[str, Any]:
   last = attempts[-1]
   return {k: last[k] for k, default in RUN_OPTIONS.items()
           if k in last and last[k] != default}
+
+
+def _machines_of(record: Mapping[str, Any]) -> List[Dict[str, Any]]:
+  """The record's ``machines`` (see :func:`common.metrics.machine`)."""
+  machines = record.get("machines")
+  if not isinstance(machines, list):
+    return []
+  return [m for m in machines if isinstance(m, dict)]
+
+
+def machine_text(machines: Sequence[Mapping[str, Any]]) -> str:
+  """``CPU <model> (<features>), <n> cores``; each machine in turn, and how
+  many, for a run resumed on other hardware."""
+  if not machines:
+    return "machine not recorded"
+  def one(m):
+    flags = [f for f in m.get("cpu_flags") or () if f in _SHOWN_CPU_FLAGS]
+    return "%s%s, %s cores" % (m.get("cpu", "?"),
+                               " (%s)" % " ".join(flags) if flags else "",
+                               m.get("cores", "?"))
+  if len(machines) == 1:
+    return "CPU " + one(machines[0])
+  return "CPUs (resumed on %d machines, in turn): %s" % (
+      len(machines), "; ".join(one(m) for m in machines))
+
+
+# The features that tell the machines of this project apart (AVX2-only, AVX-
+# 512, AMX); the record keeps them all.
+_SHOWN_CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 
 
 def _seed_of(record: Mapping[str, Any]) -> Optional[int]:
@@ -491,7 +523,8 @@ def load_run(run: str) -> RunReport:
   return RunReport(path=run_dir, workload=workload, config=config,
                    api=config.get("api"), seed=_seed_of(record),
                    versions=versions if isinstance(versions, dict) else {},
-                   options=_options_of(record), **fields)
+                   options=_options_of(record),
+                   machines=_machines_of(record), **fields)
 
 
 # ------------------------------------------------------------ comparing
@@ -603,6 +636,7 @@ def _header(run: RunReport) -> List[str]:
   commit = v.get("git_commit")
   return [", ".join(parts),
           "%s, commit %s" % (software, commit[:12] if commit else "-"),
+          machine_text(run.machines),
           run.progress]
 
 
@@ -666,6 +700,12 @@ def _notes(section: Section) -> List[str]:
     if changes:
       notes.append("configs differ: %s" % ", ".join(
           "%s %s vs %s" % (k, a, b) for k, (a, b) in changes.items()))
+    if (section.run.machines and other.machines and
+        section.run.machines != other.machines):
+      notes.append("machines differ (float results part in the last digits "
+                   "and then grow): %s vs %s" % (
+                       machine_text(section.run.machines),
+                       machine_text(other.machines)))
   if section.plot:
     notes.append("plot: %s" % section.plot)
   return notes
@@ -725,7 +765,8 @@ def to_json(sections: Sequence[Section], tolerance: Optional[float]
             "options": run.options,
             "overrides": {k: {"preset": a, "run": b}
                           for k, (a, b) in run.overrides.items()},
-            "versions": run.versions, "progress": run.progress,
+            "versions": run.versions, "machines": run.machines,
+            "progress": run.progress,
             "metrics": {m.key: m.value for m in run.metrics}}
   runs = []
   for s in sections:

@@ -249,6 +249,23 @@ class MetricsLogTest(absltest.TestCase):
     with self.assertRaisesRegex(UserError, "cannot write TensorBoard"):
       metrics.MetricsLog(run, {})
 
+  def test_each_machine_that_writes_the_run_is_noted_once(self):
+    run = self.create_tempdir().full_path
+    amd = {"model": "AMD EPYC", "flags": ["avx2", "avx512f"]}
+    xeon = {"model": "Intel Xeon", "flags": ["avx2", "avx512f", "amx_bf16"]}
+    def open_on(cpu):
+      with mock.patch.object(metrics_lib.bench, "cpu_info", return_value=cpu):
+        log = metrics_lib.MetricsLog(run, {})
+      log.save()
+      log.close()
+      return log.record["machines"]
+    self.assertEqual(open_on(amd), [{"cpu": "AMD EPYC",
+                                     "cpu_flags": ["avx2", "avx512f"],
+                                     "cores": os.cpu_count()}])
+    self.assertLen(open_on(amd), 1)  # Resumed on the same machine.
+    self.assertEqual([m["cpu"] for m in open_on(xeon)],
+                     ["AMD EPYC", "Intel Xeon"])
+
 
 class MemoryTest(absltest.TestCase):
 

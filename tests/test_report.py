@@ -117,6 +117,43 @@ class ReadRealRecordsTest(absltest.TestCase):
     header = report._header(run)[0]  # pylint: disable=protected-access
     self.assertIn("precision bf16, rnn_mode fused, seed", header)
 
+  def test_machines_are_shown_and_a_change_of_machine_is_said(self):
+    amd = {"cpu": "AMD EPYC", "cpu_flags": ["sse4_2", "avx2", "avx512f"],
+           "cores": 2}
+    xeon = {"cpu": "Intel Xeon", "cpu_flags": ["avx2", "avx512f", "amx_bf16"],
+            "cores": 2}
+    self.assertEqual(report.machine_text([]), "machine not recorded")
+    self.assertEqual(report.machine_text([amd]),
+                     "CPU AMD EPYC (avx2 avx512f), 2 cores")
+    self.assertEqual(
+        report.machine_text([amd, xeon]),
+        "CPUs (resumed on 2 machines, in turn): AMD EPYC (avx2 avx512f), "
+        "2 cores; Intel Xeon (avx2 avx512f amx_bf16), 2 cores")
+    dirs = []
+    for machines in ([amd], [xeon]):
+      run_dir = self.create_tempdir().full_path
+      for name in (report.METRICS_FILE, "metrics.jsonl"):
+        shutil.copy(os.path.join(PTB_SMALL, name), run_dir)
+      path = os.path.join(run_dir, report.METRICS_FILE)
+      with open(path) as f:
+        record = json.load(f)
+      record["machines"] = machines
+      with open(path, "w") as f:
+        json.dump(record, f)
+      dirs.append(run_dir)
+    run, other = (report.load_run(d) for d in dirs)
+    self.assertEqual(run.machines, [amd])
+    self.assertIn("CPU AMD EPYC (avx2 avx512f), 2 cores", report._header(run))  # pylint: disable=protected-access
+    section = report.Section(run=run, published=[], other=other, against=[],
+                             outside=[], plot=None)
+    (note,) = [n for n in report._notes(section)  # pylint: disable=protected-access
+               if n.startswith("machines differ")]
+    self.assertIn("AMD EPYC", note)
+    self.assertIn("Intel Xeon", note)
+    section.other = report.load_run(dirs[0])
+    self.assertFalse([n for n in report._notes(section)  # pylint: disable=protected-access
+                      if n.startswith("machines differ")])
+
   def test_imdb_seed_and_preset(self):
     run = report.load_run(os.path.join(IMDB, "seed003_seed1"))
     self.assertEqual((run.workload, run.preset, run.seed, run.overrides),
