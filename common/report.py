@@ -850,8 +850,9 @@ def plot_run(plt, run: RunReport, other: Optional[RunReport], path: str
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_ylabel(panel.ylabel)
     ax.grid(True, alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-      ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # Below the axes: never on a curve.
+      ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.17),
+                ncol=2, frameon=False)
   title = "%s (%s)" % (run.path, run.kind)
   if other is not None:
     title += " vs %s" % other.path
@@ -860,7 +861,7 @@ def plot_run(plt, run: RunReport, other: Optional[RunReport], path: str
   tmp = "%s.tmp%d" % (path, os.getpid())  # Same directory: atomic rename.
   try:
     with open(tmp, "wb") as f:
-      fig.savefig(f, format="png", dpi=80)
+      fig.savefig(f, format="png", dpi=80, bbox_inches="tight")
     os.replace(tmp, path)
   except OSError as e:
     if os.path.exists(tmp):
