@@ -93,10 +93,18 @@ class Panel:
 
 @dataclasses.dataclass(frozen=True)
 class Metric:
-  """A final number; ``key`` is the name the published rows use."""
+  """A final number; ``key`` is the name the published rows use.
+
+  ``by_epoch``: for a number of the last finished epoch (PTB train/valid,
+  IMDB train/valid), its value after every epoch, so that two runs at
+  different epochs are compared at the last epoch both have. ``name`` is the
+  label without the epoch.
+  """
   key: str
   label: str
   value: Optional[float]
+  by_epoch: Optional[Dict[int, float]] = None
+  name: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -320,6 +328,19 @@ def _seed_of(record: Mapping[str, Any]) -> Optional[int]:
   return None
 
 
+def _epoch_metric(key: str, name: str, epochs: Sequence[Mapping[str, Any]],
+                  field: str) -> Metric:
+  """The last epoch's ``field``, with its value after every epoch."""
+  last = epochs[-1] if epochs else {}
+  by_epoch = {}
+  for e in epochs:
+    value = _number(e.get(field))
+    if isinstance(e.get("epoch"), int) and value is not None:
+      by_epoch[e["epoch"]] = value
+  label = name + (" (epoch %s)" % last.get("epoch", "?") if last else "")
+  return Metric(key, label, _number(last.get(field)), by_epoch, name)
+
+
 def _epochs(record: Mapping[str, Any], path: str) -> List[Dict[str, Any]]:
   epochs = record.get("epochs", [])
   if not isinstance(epochs, list) or not all(isinstance(e, dict)
@@ -342,12 +363,9 @@ def _ptb(path: str, record: Mapping[str, Any], config: Dict[str, Any],
     overrides = _config_differences(configs.CONFIGS.get(preset), config)
   epochs = _epochs(record, path)
   last = epochs[-1] if epochs else {}
-  epoch_label = " (epoch %s)" % last.get("epoch", "?") if last else ""
   metrics = [
-      Metric("train", "train perplexity" + epoch_label,
-             _number(last.get("train_perplexity"))),
-      Metric("valid", "valid perplexity" + epoch_label,
-             _number(last.get("valid_perplexity"))),
+      _epoch_metric("train", "train perplexity", epochs, "train_perplexity"),
+      _epoch_metric("valid", "valid perplexity", epochs, "valid_perplexity"),
       Metric("test", "test perplexity", _number(record.get("test_perplexity")))]
   references = list(configs.PUBLISHED.get(preset, []))
   end = _number(config.get("max_max_epoch")) or (last.get("epoch") or 1)
@@ -467,15 +485,13 @@ def _imdb(path: str, record: Mapping[str, Any], config: Dict[str, Any],
     overrides = _config_differences(configs.CONFIGS.get(preset), config)
   epochs = _epochs(record, path)
   last = epochs[-1] if epochs else {}
-  at = " (epoch %s)" % last.get("epoch", "?") if last else ""
   metrics = [
       Metric("test_accuracy", "test accuracy",
              _number(record.get("test_accuracy"))),
       Metric("test_loss", "test loss", _number(record.get("test_loss")))]
   for key in ("train_accuracy", "train_loss", "valid_accuracy", "valid_loss"):
     if key in last:
-      metrics.append(Metric(key, key.replace("_", " ") + at,
-                            _number(last[key])))
+      metrics.append(_epoch_metric(key, key.replace("_", " "), epochs, key))
   references = list(configs.PUBLISHED.get(preset, []))
   end = _number(config.get("max_epochs")) or (last.get("epoch") or 1)
   x = last.get("epoch")
@@ -553,11 +569,33 @@ def check_comparable(run: RunReport, other: RunReport) -> None:
                     "or preset" % (run.path, run.kind, other.path, other.kind))
 
 
+def _same_epoch_row(mine: Metric, theirs: Optional[Metric]) -> AgainstRow:
+  """``mine`` against ``theirs``, at the same epoch.
+
+  When the runs have finished different numbers of epochs (one in progress,
+  or a longer run) a last-epoch number is compared at the last epoch both
+  have: the two final numbers would be of different epochs. With no epoch
+  in common there is nothing to compare it with.
+  """
+  if (theirs is None or mine.by_epoch is None or theirs.by_epoch is None or
+      max(mine.by_epoch, default=None) == max(theirs.by_epoch,
+                                               default=None)):
+    return AgainstRow(mine.key, mine.label, mine.value,
+                      None if theirs is None else theirs.value)
+  common = set(mine.by_epoch) & set(theirs.by_epoch)
+  if not common:
+    return AgainstRow(mine.key, "%s (no epoch in common)" % mine.name,
+                      mine.value, None)
+  epoch = max(common)
+  return AgainstRow(mine.key, "%s (epoch %d: the last both have)" % (
+      mine.name, epoch), mine.by_epoch[epoch], theirs.by_epoch[epoch])
+
+
 def against_rows(run: RunReport, other: RunReport) -> List[AgainstRow]:
-  """Every final number of either run, in ``run``'s order."""
-  theirs = other.values()
-  rows = [AgainstRow(m.key, m.label, m.value, theirs.get(m.key))
-          for m in run.metrics]
+  """Every final number of either run, in ``run``'s order (last-epoch
+  numbers at the last epoch both runs have: :func:`_same_epoch_row`)."""
+  theirs = {m.key: m for m in other.metrics}
+  rows = [_same_epoch_row(m, theirs.get(m.key)) for m in run.metrics]
   mine = run.values()
   rows += [AgainstRow(m.key, m.label, None, m.value) for m in other.metrics
            if m.key not in mine]
