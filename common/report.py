@@ -671,11 +671,18 @@ def _header(run: RunReport) -> List[str]:
   software = "TF %s (tf_keras %s, numpy %s, Python %s)" % (
       v.get("tensorflow", "?"), v.get("tf_keras", "?"), v.get("numpy", "?"),
       v.get("python", "?"))
-  commit = v.get("git_commit")
   return [", ".join(parts),
-          "%s, commit %s" % (software, commit[:12] if commit else "-"),
+          "%s, commit %s" % (software, short_commit(v.get("git_commit"))),
           machine_text(run.machines),
           run.progress]
+
+
+def short_commit(commit: Optional[str]) -> str:
+  """The first 12 hex digits, keeping ``+dirty``: a run from a changed
+  working tree must not read as one from the commit itself."""
+  if not commit:
+    return "-"
+  return commit[:12] + ("+dirty" if commit.endswith("+dirty") else "")
 
 
 def _table_text(header: Sequence[str], rows: Sequence[Sequence[str]],

@@ -17,15 +17,15 @@ in that run directory (plus any explicit overrides), else the flags' config.
 
 Perplexities (train / valid / test):
 
-| config | TF tutorial             | Zaremba 2014 (valid / test)  | this port (measured)      |
-|--------|-------------------------|------------------------------|---------------------------|
-| small  | 37.99 / 121.39 / 115.91 | 120.7 / 114.5 (non-regular.) | 40.99 / 119.61 / 114.64   |
-| medium | 48.45 / 86.16 / 82.07   | 86.2 / 82.7                  | in progress (see README)  |
-| large  | 37.87 / 82.62 / 78.29   | 82.2 / 78.4                  | not run                   |
+| config | TF tutorial             | Zaremba 2014 (valid / test)  | this port (measured)         |
+|--------|-------------------------|------------------------------|------------------------------|
+| small  | 37.99 / 121.39 / 115.91 | 120.7 / 114.5 (non-regular.) | 40.99 / 119.61 / 114.64      |
+| medium | 48.45 / 86.16 / 82.07   | 86.2 / 82.7                  | in progress (see README)     |
+| large  | 37.87 / 82.62 / 78.29   | 82.2 / 78.4                  | diverged in epoch 1 (README) |
 
 The measured row is ``docs/results/ptb_small`` (13 epochs, ``--seed=1234``);
 medium's run so far (``--seed=1234``, across sessions) is in
-``docs/results/ptb_medium``.
+``docs/results/ptb_medium``; large's one epoch in ``docs/results/ptb_large_1epoch``.
 
 Every config field can be overridden by the flag of the same name.
 """

@@ -154,6 +154,15 @@ class ReadRealRecordsTest(absltest.TestCase):
     self.assertFalse([n for n in report._notes(section)  # pylint: disable=protected-access
                       if n.startswith("machines differ")])
 
+  def test_a_dirty_tree_stays_visible_in_the_short_commit(self):
+    self.assertEqual(report.short_commit(None), "-")
+    self.assertEqual(report.short_commit("fc0012ba9558ebd58c3c1a44"),
+                     "fc0012ba9558")
+    self.assertEqual(report.short_commit("fc0012ba9558ebd58c3c1a44+dirty"),
+                     "fc0012ba9558+dirty")
+    run = report.load_run(os.path.join(RESULTS, "ptb_large_1epoch"))
+    self.assertIn("commit fc0012ba9558+dirty", report._header(run)[1])  # pylint: disable=protected-access
+
   def test_imdb_seed_and_preset(self):
     run = report.load_run(os.path.join(IMDB, "seed003_seed1"))
     self.assertEqual((run.workload, run.preset, run.seed, run.overrides),
