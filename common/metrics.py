@@ -44,8 +44,8 @@ def versions() -> Dict[str, str]:
 def machine() -> Dict[str, Any]:
   """The machine a number is measured on: CPU model, SIMD features, cores.
 
-  Float results (the last digits) and speed depend on it: the same seed on
-  other SIMD features agrees only up to rounding, which training can amplify.
+  Speed depends on it, and float results may (other SIMD kernels round
+  differently), so a comparison of two runs says when their machines differ.
   """
   cpu = bench.cpu_info()
   return {"cpu": cpu["model"], "cpu_flags": cpu["flags"],

@@ -747,8 +747,7 @@ def _notes(section: Section) -> List[str]:
           "%s %s vs %s" % (k, a, b) for k, (a, b) in changes.items()))
     if (section.run.machines and other.machines and
         section.run.machines != other.machines):
-      notes.append("machines differ (float results part in the last digits "
-                   "and then grow): %s vs %s" % (
+      notes.append("machines differ: %s vs %s" % (
                        machine_text(section.run.machines),
                        machine_text(other.machines)))
   if section.plot:
