@@ -28,7 +28,7 @@ the same function, so with the same seed they apply the same masks.
 
 from typing import List
 
-from common.tf_compat import tf
+from common.tf_compat import rnn_cell, tf
 
 
 def mask_key(seed: int, global_step, index: int):
@@ -40,24 +40,68 @@ def mask_key(seed: int, global_step, index: int):
 
 
 def dropout_masks(seed: int, global_step, count: int, shape,
-                  keep_prob: float, dtype=tf.float32) -> List[tf.Tensor]:
+                  keep_prob, dtype=tf.float32, first=0) -> List[tf.Tensor]:
   """``count`` dropout masks of ``shape``: 0 or ``1 / keep_prob``.
 
   Args:
     seed: the run's seed (an int; see the module docstring).
     global_step: a scalar tensor (or int): the training step being taken.
-    count: how many masks (mask k is keyed by index k).
+    count: how many masks (mask ``first + k`` is keyed by index
+      ``first + k``).
     shape: e.g. ``[batch_size, num_steps, hidden_size]``.
-    keep_prob: probability of keeping an element, in (0, 1].
+    keep_prob: probability of keeping an element, in (0, 1]: a Python float
+      or a float32 scalar tensor (a TF1 placeholder). Either way the drop
+      rate and the scale are computed in float32 from float32(keep_prob),
+      so both give the same masks bit for bit.
     dtype: the masks' dtype.
+    first: the index of the first mask (an int or an int32 scalar tensor).
 
   Returns:
     A list of ``count`` tensors of ``shape``.
   """
-  rate = 1.0 - keep_prob
+  keep = tf.cast(keep_prob, tf.float32)
+  rate = tf.cast(1.0 - keep, dtype)
+  scale = tf.cast(1.0 / keep, dtype)
   masks = []
   for k in range(count):
-    u = tf.random.stateless_uniform(shape, seed=mask_key(seed, global_step, k),
-                                    dtype=dtype)
-    masks.append(tf.cast(u >= rate, dtype) * (1.0 / keep_prob))
+    u = tf.random.stateless_uniform(
+        shape, seed=mask_key(seed, global_step, first + k), dtype=dtype)
+    masks.append(tf.cast(u >= rate, dtype) * scale)
   return masks
+
+
+class OutputMaskWrapper(rnn_cell.RNNCell):
+  """``DropoutWrapper(cell, output_keep_prob)`` with the mask as an input.
+
+  Takes ``(x, masks)`` per step, returns ``(cell(x) * masks[layer], masks)``,
+  so a ``MultiRNNCell`` of these hands the step's masks from layer to
+  layer::
+
+      dynamic_rnn inputs, per step t:  (x_t, (m0_t, ..., m(L-1)_t))
+      layer l:  out = cell_l(in, state_l) * ml_t ;  passes the masks on
+
+  Like ``DropoutWrapper`` it adds no variable scope: the wrapped cell's
+  variables keep the tutorial's names. Every layer's output is ``H`` wide.
+  """
+
+  def __init__(self, cell, layer: int, num_layers: int):
+    super().__init__()
+    self.cell = cell
+    self._layer = layer
+    self._masks_size = (cell.output_size,) * num_layers
+
+  @property
+  def state_size(self):
+    return self.cell.state_size
+
+  @property
+  def output_size(self):
+    return (self.cell.output_size, self._masks_size)
+
+  def zero_state(self, batch_size, dtype):
+    return self.cell.zero_state(batch_size, dtype)
+
+  def __call__(self, inputs, state, scope=None):
+    x, masks = inputs
+    output, new_state = self.cell(x, state, scope=scope)
+    return (output * masks[self._layer], masks), new_state

@@ -56,15 +56,15 @@ Initial values, the TF1 graph's distributions (the random streams differ):
 * ``out`` kernel: truncated normal, stddev 0.1 (both redraw beyond 2
   stddev); ``out`` bias 0.1 (stacked) or 0 (bidirectional), as the seed.
 
-Dropout: where ``DropoutWrapper(output_keep_prob)`` puts it, on the output of
-every LSTM (every time step, every unit, its own keep decision), never on
-the carried state. The masks are :func:`common.dropout.dropout_masks`,
-stateless and keyed by (seed, step, mask index): mask ``l`` is layer ``l``
-(stacked) or direction ``l`` (0 forward, 1 backward). TF1's DropoutWrapper
-draws from stateful op seeds inside ``dynamic_rnn``'s loop, so the two APIs
-draw the same distribution but not the same masks;
-``tests/test_mnist_tf2.py`` checks the placement exactly by feeding this
-model the masks the TF1 graph applied, and the statistics.
+Dropout: where the seed's ``DropoutWrapper(output_keep_prob)`` puts it, on
+the output of every LSTM (every time step, every unit, its own keep
+decision), never on the carried state. The masks are
+:func:`mnist_rnn.model.dropout_masks`, the TF1 graph's own draw (stateless,
+keyed by (seed, step, mask index); mask ``l`` is layer ``l`` (stacked) or
+direction ``l`` (0 forward, 1 backward)), so with the same seed the two APIs
+apply the same masks, bit for bit. ``tests/test_mnist_tf2.py`` checks that
+and, against a graph built with the seed's ``DropoutWrapper``, the
+placement.
 """
 
 import itertools
@@ -74,8 +74,8 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import keras
 import numpy as np
 
-from common import dropout
 from common.tf_compat import tf
+from mnist_rnn import model as model_lib
 from mnist_rnn import reader
 from mnist_rnn.configs import MnistRnnConfig
 
@@ -99,11 +99,6 @@ def _seed_stream(seed: Optional[int]) -> Iterator[Optional[int]]:
     return itertools.repeat(None)
   rng = np.random.default_rng(seed)
   return (int(rng.integers(2**31)) for _ in itertools.count())
-
-
-def num_masks(config: MnistRnnConfig) -> int:
-  """Dropout masks per step: one per stacked layer, one per direction."""
-  return config.num_layers if config.model == "stacked" else 2
 
 
 class MnistRnnModel(keras.Model):
@@ -214,6 +209,9 @@ def draw_masks(config: MnistRnnConfig, seed: int, step, batch_size,
                ) -> Optional[List[tf.Tensor]]:
   """The dropout masks of one step, [B, 28, H] each; None when keep is 1.
 
+  :func:`mnist_rnn.model.dropout_masks`, the TF1 graph's draw: the same
+  seed, step and measurement give the same masks in both APIs.
+
   Args:
     config: the model (how many masks, H).
     seed: the run's seed.
@@ -222,15 +220,12 @@ def draw_masks(config: MnistRnnConfig, seed: int, step, batch_size,
     batch_size: B (a scalar tensor is fine).
     keep_prob: probability of keeping an element.
     measurement: the progress line's re-run of a minibatch (its own masks,
-      keyed by mask indices ``n .. 2n - 1``; the training step uses
-      ``0 .. n - 1``), as the TF1 graph draws fresh masks for it.
+      as the TF1 graph's ``measurement`` feed).
   """
   if keep_prob >= 1.0:
     return None
-  n = num_masks(config)
-  first = n if measurement else 0
-  shape = [batch_size, reader.IMAGE_ROWS, config.hidden_size]
-  return dropout.dropout_masks(seed, step, first + n, shape, keep_prob)[first:]
+  return model_lib.dropout_masks(config, seed, step, batch_size, keep_prob,
+                                 measurement)
 
 
 def loss_and_correct(logits, labels):

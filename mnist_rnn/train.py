@@ -12,10 +12,12 @@ accuracy every ``eval_every`` steps, checkpoints every ``checkpoint_every``
 steps and at the end, resume, metrics and TensorBoard scalars in the run
 directory, and the comparison with the reference numbers.
 
-Resume is exact as far as the data goes: the training set's position and
+Resume is exact, dropout included: the training set's position and
 shuffling-generator state are saved with each checkpoint, so a resumed run
-sees the same minibatches as an uninterrupted one (dropout masks, drawn from
-TF's op seeds, do differ).
+sees the same minibatches as an uninterrupted one, and the dropout masks are
+a function of (seed, global step) (:func:`mnist_rnn.model.dropout_masks`),
+so the run's seed is saved too and a resumed run draws the masks the
+uninterrupted one would. A run without ``--seed`` draws one and logs it.
 
 Evaluation runs in chunks of ``eval_batch_size`` images (the seed fed all
 10,000 at once); the accuracy is the same, the memory much smaller.
@@ -79,11 +81,14 @@ class _Run:
 
 
 def _build(config: configs.MnistRnnConfig, is_training: bool,
-           options: RunOptions) -> _Run:
+           options: RunOptions, seed: Optional[int] = None) -> _Run:
+  """The graph (seeded by ``seed``, which also keys the dropout masks), its
+  Saver and a session."""
   def build():
-    return (model_lib.MnistRnnModel(config, is_training=is_training),
+    return (model_lib.MnistRnnModel(config, is_training=is_training,
+                                    dropout_seed=seed or 0),
             tf1.train.Saver(max_to_keep=3))
-  graph, (model, saver) = session_lib.build_graph(build, options.seed,
+  graph, (model, saver) = session_lib.build_graph(build, seed,
                                                   options.deterministic)
   session = session_lib.make_session(graph, options.intra_op_threads,
                                      options.inter_op_threads)
@@ -166,7 +171,7 @@ def report_evaluation(config: configs.MnistRnnConfig, data: reader.DataSets,
 
 # What train_state.json holds besides the checkpoint's name and its step.
 STATE_TYPES = {"data": dict, "stopped_early": bool,
-               "train_seconds": (int, float)}
+               "train_seconds": (int, float), "seed": int}
 
 
 class _Trainer:
@@ -179,9 +184,10 @@ class _Trainer:
   """
 
   def __init__(self, config, data: reader.DataSets, run: _Run,
-               options: RunOptions, metrics: MetricsLog,
+               options: RunOptions, seed: int, metrics: MetricsLog,
                checkpointer: Optional[ckpt_lib.Checkpointer]):
     self.config = config
+    self.seed = seed  # Keys the dropout masks; saved with each checkpoint.
     self.data = data
     self.run = run
     self.options = options
@@ -226,8 +232,8 @@ class _Trainer:
     model = self.run.model
     return self.run.session.run(
         [model.accuracy, model.loss, model.learning_rate],
-        model.feed(images, labels,
-                   keep_prob=self.config.progress_keep_prob))
+        model.feed(images, labels, keep_prob=self.config.progress_keep_prob,
+                   measurement=True))
 
   def evaluate(self, dataset: reader.DataSet) -> Tuple[float, float]:
     """:func:`evaluate_set` of the current weights."""
@@ -257,7 +263,8 @@ class _Trainer:
     """What train_state.json holds with a checkpoint (see STATE_TYPES)."""
     return {"step": self.step, "data": self.data.train.get_state(),
             "stopped_early": self.stopped_early,
-            "train_seconds": self.train_seconds + meter.elapsed()}
+            "train_seconds": self.train_seconds + meter.elapsed(),
+            "seed": self.seed}
 
   def save(self, meter: Throughput) -> None:
     if self.checkpointer is None or self.last_saved_step == self.step:
@@ -376,15 +383,20 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
     The run record (also ``metrics.json`` in the run directory): config,
     ``step``, ``finished``, and once finished ``validation_accuracy``,
     ``test_accuracy`` and the ``comparison`` rows (empty for a config with
-    no published reference).
+    no published reference), and ``seed`` (the one used, drawn if none was
+    given).
 
   Raises:
-    UserError: a save_path of another config, a non-finite loss.
+    UserError: a save_path of another config, ``--seed`` other than the
+      resumed run's, a non-finite loss.
   """
   config_dict = config_lib.to_dict(config)
   logging.info("MNIST RNN config: %s", json.dumps(config_dict, sort_keys=True))
   logging.info("options: %s", options)
-  run = _build(config, is_training=True, options=options)
+  state = (ckpt_lib.saved_state(options.save_path, STATE_TYPES)
+           if options.save_path else None)
+  seed = session_lib.resolve_seed(options.seed, state)
+  run = _build(config, is_training=True, options=options, seed=seed)
   checkpointer = None
   if options.save_path:  # Refuses another run's directory before writing.
     checkpointer = ckpt_lib.Checkpointer(
@@ -394,20 +406,20 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
   metrics = MetricsLog(options.save_path, config_dict)
   try:
     with run.graph.as_default(), run.session:
-      _train(config, data, run, options, metrics, checkpointer)
+      _train(config, data, run, options, seed, metrics, checkpointer)
   finally:
     metrics.close()
   return metrics.record
 
 
 def _train(config: configs.MnistRnnConfig, data: reader.DataSets, run: _Run,
-           options: RunOptions, metrics: MetricsLog,
+           options: RunOptions, seed: int, metrics: MetricsLog,
            checkpointer: Optional[ckpt_lib.Checkpointer]) -> None:
   """The body of :func:`train`, inside the graph and the session."""
   logging.info("%d trainable parameters",
                variables.num_parameters(model_lib.weight_variables()))
-  _Trainer(config, data, run, options, metrics,
-           checkpointer).train_and_report(seed=options.seed)
+  _Trainer(config, data, run, options, seed, metrics,
+           checkpointer).train_and_report(seed=seed)
 
 
 def evaluate(config: configs.MnistRnnConfig, data: reader.DataSets,

@@ -31,10 +31,9 @@ validation, checkpoint state, run record and comparison are
 only the methods that run the model (restore, train, measure, evaluate),
 with the TF2 calls.
 
-Resume is exact, dropout included: the data position is saved with each
-checkpoint (as in TF1), and the dropout masks are a function of (seed, step)
-(:func:`mnist_rnn.model_tf2.draw_masks`), so the seed is saved too and a
-resumed run uses it. ``--eval_only`` (:func:`evaluate`) reads either format,
+Resume is exact, dropout included, as in TF1: the data position and the seed
+are saved with each checkpoint, and the dropout masks are a function of
+(seed, step) (:func:`mnist_rnn.model_tf2.draw_masks`, the TF1 graph's draw). ``--eval_only`` (:func:`evaluate`) reads either format,
 converting a TF1 checkpoint first (:func:`mnist_rnn.convert_checkpoint.
 in_format`).
 """
@@ -62,9 +61,6 @@ from mnist_rnn import train as train_tf1
 from mnist_rnn.train import RunOptions
 
 __all__ = ["RunOptions", "train", "evaluate", "evaluate_set"]
-
-_STATE_TYPES = dict(train_tf1.STATE_TYPES, seed=int)
-
 
 @dataclasses.dataclass
 class _Run:
@@ -110,7 +106,7 @@ def _saved_state(save_path: Optional[str]) -> Optional[Dict[str, Any]]:
   """
   if not save_path:
     return None
-  state = ckpt_lib.saved_state(save_path, _STATE_TYPES)
+  state = ckpt_lib.saved_state(save_path, train_tf1.STATE_TYPES)
   if state is not None:
     prefix = os.path.join(save_path, state["checkpoint"])
     if convert_lib.checkpoint_format(prefix) != convert_lib.TF2:
@@ -125,14 +121,7 @@ def _saved_state(save_path: Optional[str]) -> Optional[Dict[str, Any]]:
 
 class _Trainer(train_tf1._Trainer):  # pylint: disable=protected-access
   """:class:`mnist_rnn.train._Trainer` with the TF2 model: its steps are
-  the ``tf.function`` s of :class:`mnist_rnn.model_tf2.Steps`, and the seed
-  is saved with every checkpoint (the dropout masks are drawn from it)."""
-
-  def __init__(self, config, data: reader.DataSets, run: _Run,
-               options: RunOptions, seed: int, metrics: MetricsLog,
-               checkpointer: Optional[ckpt_lib.Checkpointer]):
-    super().__init__(config, data, run, options, metrics, checkpointer)
-    self.seed = seed
+  the ``tf.function`` s of :class:`mnist_rnn.model_tf2.Steps`."""
 
   def _restore_checkpoint(self) -> Optional[Dict[str, Any]]:
     """Restores the last checkpoint and returns its state, or None.
@@ -149,9 +138,6 @@ class _Trainer(train_tf1._Trainer):  # pylint: disable=protected-access
 
   def _save_checkpoint(self, state: Dict[str, Any]) -> str:
     return self.checkpointer.save(None, self.step, state)
-
-  def _checkpoint_state(self, meter) -> Dict[str, Any]:
-    return dict(super()._checkpoint_state(meter), seed=self.seed)
 
   def _train_on(self, images, labels):
     """One Adam step with dropout (``keep_prob``); returns its loss."""
@@ -210,7 +196,7 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
         ckpt_lib.ManagerSaver(run.checkpoint, options.save_path,
                               max_to_keep=3),
         config_dict, mutable_fields=configs.RESUMABLE_CHANGES,
-        state_fields=("data",), state_types=_STATE_TYPES)
+        state_fields=("data",), state_types=train_tf1.STATE_TYPES)
   metrics = SummaryMetricsLog(options.save_path, config_dict)
   try:
     _train(config, data, run, options, seed, metrics, checkpointer)

@@ -181,7 +181,7 @@ class PTBModel:
                                   state_is_tuple=True,
                                   reuse=not self.is_training)
     if self.use_dropout:
-      cell = OutputMaskWrapper(cell, layer, self.config.num_layers)
+      cell = dropout.OutputMaskWrapper(cell, layer, self.config.num_layers)
     return cell
 
   def _layerwise_rnn(self, inputs, layer_masks, variable_steps: bool):
@@ -334,38 +334,6 @@ def _fused_layer(x, c0, h0, kernel, bias, precision: str = "fp32"):
     h = tf.tanh(c) * tf.sigmoid(o)
     outputs.append(h)
   return tf.stack(outputs), c, h
-
-
-class OutputMaskWrapper(rnn_cell.RNNCell):
-  """``DropoutWrapper(cell, output_keep_prob)`` with the mask as an input.
-
-  Takes ``(x, masks)`` per step, returns ``(cell(x) * masks[layer], masks)``,
-  so a ``MultiRNNCell`` of these hands the step's masks from layer to layer.
-  Like ``DropoutWrapper`` it adds no variable scope: the wrapped cell's
-  variables keep the tutorial's names.
-  """
-
-  def __init__(self, cell, layer: int, num_layers: int):
-    super().__init__()
-    self.cell = cell
-    self._layer = layer
-    self._masks_size = (cell.output_size,) * num_layers  # All layers are H.
-
-  @property
-  def state_size(self):
-    return self.cell.state_size
-
-  @property
-  def output_size(self):
-    return (self.cell.output_size, self._masks_size)
-
-  def zero_state(self, batch_size, dtype):
-    return self.cell.zero_state(batch_size, dtype)
-
-  def __call__(self, inputs, state, scope=None):
-    x, masks = inputs
-    output, new_state = self.cell(x, state, scope=scope)
-    return (output * masks[self._layer], masks), new_state
 
 
 @dataclasses.dataclass

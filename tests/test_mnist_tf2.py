@@ -8,10 +8,12 @@ bidirectional model (both merges):
 * the same logits and loss on a batch;
 * from the same initial weights, 10 Adam steps (learning-rate decay and
   gradient clipping active) give the same loss at each step and the same
-  weights and Adam moments after;
-* dropout: the same placement, exactly (the TF2 model fed the masks the TF1
-  graph applied gives the TF1 logits), and the same statistics where the TF1
-  masks cannot be read (the inner layer of a 2-layer stack);
+  weights and Adam moments after, with dropout off and on (both APIs draw
+  the same masks from one seed);
+* dropout where the seed's ``DropoutWrapper`` puts it: the TF2 model fed
+  the masks a DropoutWrapper graph applied gives that graph's logits, and
+  the same statistics where those masks cannot be read (the inner layer of
+  a 2-layer stack);
 * checkpoints: TF1 -> TF2 -> TF1 gives the original tensor for tensor (see
   the forget-bias note), bad input is one error line and leaves nothing;
 * a tiny ``--api=tf2`` run end to end (train, checkpoint, resume, eval).
@@ -33,7 +35,7 @@ from absl.testing import parameterized
 import numpy as np
 
 from common.errors import UserError
-from common.tf_compat import tf, tf1
+from common.tf_compat import rnn_cell, tf, tf1
 from mnist_rnn import configs
 from mnist_rnn import convert_checkpoint as convert_lib
 from mnist_rnn import model as model_lib
@@ -67,13 +69,17 @@ MODELS = (("stacked", "final"), ("bidirectional", "final"),
 
 
 class Tf1Model:
-  """A TF1 graph with its session, initialized from graph seed ``seed``."""
+  """A TF1 graph with its session, initialized from graph seed ``seed``;
+  ``build`` makes the model (default: :class:`model_lib.MnistRnnModel`)."""
 
-  def __init__(self, config, is_training=False, seed=1):
+  def __init__(self, config, is_training=False, seed=1, dropout_seed=0,
+               build=None):
     self.graph = tf.Graph()
     with self.graph.as_default():
       tf1.set_random_seed(seed)
-      self.model = model_lib.MnistRnnModel(config, is_training=is_training)
+      build = build or (lambda: model_lib.MnistRnnModel(
+          config, is_training=is_training, dropout_seed=dropout_seed))
+      self.model = build()
       self.variables = {v.op.name: v for v in tf1.global_variables()}
       init = tf1.global_variables_initializer()
     self.session = tf1.Session(graph=self.graph)
@@ -89,9 +95,9 @@ class Tf1Model:
       for name, value in arrays.items():
         self.variables[name].load(value, self.session)
 
-  def run(self, fetches, images, labels, keep_prob=1.0):
+  def run(self, fetches, images, labels, keep_prob=1.0, measurement=False):
     return self.session.run(fetches, self.model.feed(images, labels,
-                                                     keep_prob))
+                                                     keep_prob, measurement))
 
   def close(self):
     self.session.close()
@@ -290,16 +296,22 @@ class ParityTest(parameterized.TestCase):
     wrong.out.bias.assign(arrays["out_b"])
     self.assertGreater(np.abs(wrong(images) - logits).max(), 1e-3)
 
-  @parameterized.parameters(("stacked", "final"), ("bidirectional", "seed"))
-  def test_ten_adam_steps(self, model_name, merge):
-    # lr x0.5 every 4 steps and clipping at a norm the gradients exceed.
+  @parameterized.parameters(("stacked", "final", 1.0),
+                            ("bidirectional", "seed", 1.0),
+                            ("stacked", "final", 0.5),
+                            ("bidirectional", "final", 0.8))
+  def test_ten_adam_steps(self, model_name, merge, keep_prob):
+    # lr x0.5 every 4 steps and clipping at a norm the gradients exceed; with
+    # keep_prob < 1 both APIs draw their masks from seed 7, and the progress
+    # line's measurement (other masks) is compared after each step.
     config = _config(model_name, merge, hidden_size=16, learning_rate=1e-2,
-                     lr_decay=0.5, lr_decay_steps=4, max_grad_norm=0.1)
-    tf1_model = Tf1Model(config, is_training=True)
+                     lr_decay=0.5, lr_decay_steps=4, max_grad_norm=0.1,
+                     keep_prob=keep_prob, progress_keep_prob=keep_prob)
+    tf1_model = Tf1Model(config, is_training=True, dropout_seed=7)
     self.addCleanup(tf1_model.close)
     random_biases(tf1_model)
     model, optimizer = tf2_twin(config, tf1_model)
-    steps = model_tf2.Steps(config, model, optimizer, seed=0)
+    steps = model_tf2.Steps(config, model, optimizer, seed=7)
     images, labels = batch(0)
     with tf.GradientTape() as tape:
       loss, _ = model_tf2.loss_and_correct(model(images), labels)
@@ -309,12 +321,21 @@ class ParityTest(parameterized.TestCase):
     m = tf1_model.model
     for step in range(10):
       images, labels = batch(32 * step)
-      _, tf1_loss, tf1_lr = tf1_model.run([m.train_op, m.loss,
-                                           m.learning_rate], images, labels)
+      _, tf1_loss, tf1_lr = tf1_model.run(
+          [m.train_op, m.loss, m.learning_rate], images, labels, keep_prob)
       self.assertAlmostEqual(steps.learning_rate(), tf1_lr, places=9)
       tf2_loss = steps.train(images, labels)
       np.testing.assert_allclose(float(tf2_loss), tf1_loss, rtol=RTOL,
                                  atol=ATOL, err_msg="step %d" % step)
+      tf1_measured = tf1_model.run(m.loss, images, labels, keep_prob,
+                                   measurement=True)
+      _, tf2_measured = steps.measure(images, labels)
+      np.testing.assert_allclose(float(tf2_measured), tf1_measured,
+                                 rtol=RTOL, atol=ATOL,
+                                 err_msg="measurement %d" % step)
+      if keep_prob < 1:  # The measurement's masks are not the step's.
+        self.assertNotAlmostEqual(tf1_measured, tf1_model.run(
+            m.loss, images, labels, keep_prob), places=4)
     self.assertEqual(int(optimizer.iterations), 10)
     tf1_after = tf1_model.arrays()
     tf2_after = convert_lib.arrays_of(config, model, optimizer)
@@ -327,20 +348,71 @@ class ParityTest(parameterized.TestCase):
       np.testing.assert_allclose(tf2_after[name], value, err_msg=name, **tol)
 
 
+class _SeedDropoutGraph:
+  """The seed's dropout, for reference: ``DropoutWrapper(output_keep_prob)``
+  round every cell (what ``model.py`` built before its stateless masks),
+  with ``model.py``'s variable names. ``rnn_outputs`` are the wrappers'
+  outputs (stacked: the top layer's); ``feed`` is ``model.py``'s."""
+
+  def __init__(self, config):
+    self.images = tf1.placeholder(tf.float32, [None, 784])
+    self.labels = tf1.placeholder(tf.float32, [None, 10])
+    self.keep_prob = tf1.placeholder(tf.float32, [])
+    x = tf.reshape(self.images, [-1, 28, 28])
+    b = tf.shape(self.images)[0]
+    wrap = lambda: rnn_cell.DropoutWrapper(model_lib.make_cell(config),
+                                           output_keep_prob=self.keep_prob)
+    if config.model == "stacked":
+      cell = rnn_cell.MultiRNNCell([wrap()
+                                    for _ in range(config.num_layers)])
+      outputs, _ = tf1.nn.dynamic_rnn(
+          cell, x, initial_state=cell.zero_state(b, tf.float32))
+      self.rnn_outputs = outputs
+      features = outputs[:, -1]
+    else:
+      fw, bw = wrap(), wrap()
+      self.rnn_outputs, _ = tf1.nn.bidirectional_dynamic_rnn(
+          fw, bw, x, initial_state_fw=fw.zero_state(b, tf.float32),
+          initial_state_bw=bw.zero_state(b, tf.float32))
+      bw_index = 0 if config.bi_merge == "final" else -1
+      features = tf.concat([self.rnn_outputs[0][:, -1],
+                            self.rnn_outputs[1][:, bw_index]], axis=1)
+    out_w = tf1.get_variable("out_w", [features.shape[-1], 10])
+    out_b = tf1.get_variable("out_b", [10])
+    self.logits = tf.matmul(features, out_w) + out_b
+
+  def feed(self, images, labels, keep_prob=1.0, measurement=False):
+    del measurement  # DropoutWrapper draws afresh at every run.
+    return {self.images: images, self.labels: labels,
+            self.keep_prob: keep_prob}
+
+
+def seed_dropout_graph(config):
+  """A :class:`_SeedDropoutGraph` holding the weights of a fresh
+  ``model.py`` graph (graph seed 1), non-zero biases."""
+  reference = Tf1Model(config)
+  random_biases(reference)
+  arrays = reference.arrays()
+  reference.close()
+  graph = Tf1Model(config, build=lambda: _SeedDropoutGraph(config))
+  graph.load({name: arrays[name] for name in graph.variables})
+  return graph
+
+
 class DropoutTest(parameterized.TestCase):
-  """The same placement exactly; the same statistics where it cannot be."""
+  """The seed's placement exactly; the same statistics where the seed's
+  masks cannot be read."""
 
   @parameterized.parameters(("stacked", "final"), ("bidirectional", "final"),
                             ("bidirectional", "seed"))
-  def test_tf1_masks_give_tf1_logits(self, model_name, merge):
+  def test_seed_masks_give_seed_logits(self, model_name, merge):
     # The TF1 graph's outputs after DropoutWrapper are h * mask: where one
     # is 0 the mask was (h itself is never 0 with these biases). One layer
     # per direction, so every mask that counts is visible.
     config = _config(model_name, merge, hidden_size=16, num_layers=1,
                      keep_prob=0.5)
-    tf1_model = Tf1Model(config)
+    tf1_model = seed_dropout_graph(config)
     self.addCleanup(tf1_model.close)
-    random_biases(tf1_model)
     model, _ = tf2_twin(config, tf1_model)
     images, labels = batch(0, 64)
     m = tf1_model.model
@@ -360,9 +432,8 @@ class DropoutTest(parameterized.TestCase):
     # (its kernel x3, layer 1's input rows x4), and the statistics are shown
     # to reject dropout left off either layer.
     config = _config("stacked", hidden_size=16, keep_prob=0.5)
-    tf1_model = Tf1Model(config)
+    tf1_model = seed_dropout_graph(config)
     self.addCleanup(tf1_model.close)
-    random_biases(tf1_model)
     arrays = tf1_model.arrays()
     kernel_0, kernel_1 = ("rnn/multi_rnn_cell/cell_%d/lstm_cell/kernel" % l
                           for l in (0, 1))
