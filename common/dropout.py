@@ -22,8 +22,10 @@ Bernoulli(keep_prob) draw, scaled by 1/keep_prob: the tutorial's semantics
 ``tf.nn.dropout`` with the same keep decisions), drawn from a different
 random stream. A resumed run reads the same global step from its checkpoint
 and so draws exactly the masks the uninterrupted run would have drawn. The
-TF1 graph (``ptb/model.py``) and the TF2 twin (``ptb/model_tf2.py``) call
-the same function, so with the same seed they apply the same masks.
+TF1 graphs (``ptb/model.py``, ``mnist_rnn/model.py``) and their TF2 twins
+(``ptb/model_tf2.py``, ``mnist_rnn/model_tf2.py``) call the same function,
+so with the same seed they apply the same masks. (MNIST numbers its masks
+per stacked layer or direction, ``mnist_rnn.model.dropout_masks``.)
 """
 
 from typing import List

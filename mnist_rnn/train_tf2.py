@@ -33,7 +33,8 @@ with the TF2 calls.
 
 Resume is exact, dropout included, as in TF1: the data position and the seed
 are saved with each checkpoint, and the dropout masks are a function of
-(seed, step) (:func:`mnist_rnn.model_tf2.draw_masks`, the TF1 graph's draw). ``--eval_only`` (:func:`evaluate`) reads either format,
+(seed, step) (:func:`mnist_rnn.model_tf2.draw_masks`, the TF1 graph's
+draw). ``--eval_only`` (:func:`evaluate`) reads either format,
 converting a TF1 checkpoint first (:func:`mnist_rnn.convert_checkpoint.
 in_format`).
 """
