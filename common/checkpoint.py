@@ -26,6 +26,8 @@ halves of one on-disk format, kept together so that both change together.
 import fcntl
 import json
 import os
+import re
+import shutil
 import time
 from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
                     Tuple)
@@ -193,15 +195,47 @@ class Checkpointer:
     if os.path.exists(prefix + ARRAYS_SUFFIX):
       state["arrays"] = _load_arrays(prefix + ARRAYS_SUFFIX)
     # A fresh Saver forgets older checkpoints; let max_to_keep delete them.
-    # TF's `checkpoint` file may hold absolute paths into the directory the
-    # run was copied from: only this directory's own files are adopted.
-    ckpt_state = tf1.train.get_checkpoint_state(self.save_path)
-    if ckpt_state is not None:
-      own = [os.path.join(self.save_path, os.path.basename(p))
-             for p in ckpt_state.all_model_checkpoint_paths]
-      self._saver.recover_last_checkpoints(
-          [p for p in own if os.path.exists(p + ".index")])
+    self._saver.recover_last_checkpoints(self._adopt_checkpoints(prefix))
     return state
+
+  def _adopt_checkpoints(self, prefix: str) -> List[str]:
+    """The checkpoints a resumed run keeps rotating: those of TF's
+    ``checkpoint`` file up to ``prefix`` (the one ``train_state.json``
+    names), oldest first.
+
+    Later ones were written by a save that was killed before it wrote its
+    state: no state describes them, and left in the rotation the next save
+    would delete ``prefix`` (the last good one) to make room for them, so a
+    second kill in that save would leave nothing to resume. They are deleted
+    (temp files of a half-written save too), and TF's ``checkpoint`` file is
+    rewritten to match. It may also hold absolute paths into the directory
+    the run was copied from: only this directory's own files are adopted.
+    """
+    step = _checkpoint_step(os.path.basename(prefix))
+    unfinished = sorted(
+        name for name in os.listdir(self.save_path)
+        if step is not None and (_checkpoint_step(name) or 0) > step)
+    if unfinished:
+      logging.warning("Deleting %s: written after %s by a save that did not "
+                      "finish", ", ".join(unfinished), prefix)
+    for name in unfinished:
+      _remove(os.path.join(self.save_path, name))
+    listed = tf1.train.get_checkpoint_state(self.save_path)
+    now = time.time()
+    stamps = {}  # Own path -> its save time (the TF2 manager rotates by it).
+    if listed is not None:
+      times = list(listed.all_model_checkpoint_timestamps)
+      for i, path in enumerate(listed.all_model_checkpoint_paths):
+        own = os.path.join(self.save_path, os.path.basename(path))
+        if own != prefix and os.path.exists(own + ".index"):
+          stamps[own] = times[i] if i < len(times) else now
+    kept = list(stamps) + [prefix]
+    tf1.train.update_checkpoint_state(
+        self.save_path, prefix, kept,
+        all_model_checkpoint_timestamps=[stamps.get(p, now) for p in kept],
+        last_preserved_timestamp=(listed.last_preserved_timestamp
+                                  if listed is not None else None))
+    return kept
 
   def save(self, session: tf1.Session, global_step: int,
            state: Dict[str, Any],
@@ -264,8 +298,14 @@ class ManagerSaver:
   def __init__(self, checkpoint: tf.train.Checkpoint, directory: str,
                max_to_keep: int):
     self.checkpoint = checkpoint
-    self._manager = tf.train.CheckpointManager(
-        checkpoint, directory, max_to_keep=max_to_keep,
+    self._directory = directory
+    self._max_to_keep = max_to_keep
+    self._manager = self._new_manager()
+
+  def _new_manager(self) -> tf.train.CheckpointManager:
+    """A manager over the checkpoints TF's ``checkpoint`` file lists now."""
+    return tf.train.CheckpointManager(
+        self.checkpoint, self._directory, max_to_keep=self._max_to_keep,
         checkpoint_name=CKPT_PREFIX)
 
   def save(self, session, save_path, global_step, write_meta_graph=False):
@@ -285,7 +325,28 @@ class ManagerSaver:
       raise ValueError(str(e).strip().splitlines()[0]) from e
 
   def recover_last_checkpoints(self, paths) -> None:
-    del paths  # The manager read them from the `checkpoint` file.
+    """Reads the ``checkpoint`` file again, which the Checkpointer has just
+    rewritten to list ``paths``."""
+    del paths
+    self._manager = self._new_manager()
+
+
+_CHECKPOINT_FILE = re.compile(re.escape(CKPT_PREFIX) + r"-(\d+)(?:[._]|$)")
+
+
+def _checkpoint_step(name: str) -> Optional[int]:
+  """The step of a checkpoint file name (``model.ckpt-<step>.index``,
+  ``...data-*``, ``.arrays.npz[.tmp]``, ``_temp*``), else None."""
+  match = _CHECKPOINT_FILE.match(name)
+  return int(match.group(1)) if match else None
+
+
+def _remove(path: str) -> None:
+  """Deletes a file or a directory tree (a half-written save's temp dir)."""
+  if os.path.isdir(path):
+    shutil.rmtree(path, ignore_errors=True)
+  else:
+    os.remove(path)
 
 
 def _save_failure(error: Exception) -> str:

@@ -108,6 +108,73 @@ class CheckpointerTest(absltest.TestCase):
                          if f.endswith(".index"))
     self.assertEqual(index_files, ["model.ckpt-3.index", "model.ckpt-4.index"])
 
+  def _killed_before_its_state(self, checkpointer, session, step):
+    """A kill after the checkpoint files of ``step``, before its state."""
+    class Killed(BaseException):
+      pass
+    with mock.patch.object(ckpt_lib, "atomic_write_json", side_effect=Killed):
+      with self.assertRaises(Killed):
+        checkpointer.save(session, step, {"step": step})
+
+  def _index_files(self):
+    return sorted(f for f in os.listdir(self.dir) if f.endswith(".index"))
+
+  def test_a_kill_in_a_save_after_a_resume_from_a_killed_save_loses_nothing(
+      self):
+    # Steps 1, 2 saved; a kill in save 3 leaves model.ckpt-3 on disk and in
+    # TF's `checkpoint` file, but the state names model.ckpt-2. Resumed from
+    # 2, the next save (4) must not delete 2 to make room for the unfinished
+    # 3: a kill in it would leave no checkpoint to resume from.
+    graph, var, saver = _graph_with_saver()
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {})
+      for step in (1, 2):
+        sess.run(var.assign(float(step)))
+        ckpt.save(sess, step, {"step": step})
+      sess.run(var.assign(3.0))
+      self._killed_before_its_state(ckpt, sess, 3)
+      for _ in range(2):  # The second time after a kill in save 4.
+        resumed = ckpt_lib.Checkpointer(
+            self.dir, tf1.train.Saver(max_to_keep=2), {})
+        sess.run(var.assign(0.0))
+        self.assertEqual(resumed.restore(sess)["step"], 2)
+        self.assertEqual(sess.run(var), 2.0)
+        # Save 3 rotated model.ckpt-1 out; the last good one stays.
+        self.assertEqual(self._index_files(), ["model.ckpt-2.index"])
+        self.assertEqual(tf1.train.latest_checkpoint(self.dir),
+                         os.path.join(self.dir, "model.ckpt-2"))
+        self._killed_before_its_state(resumed, sess, 4)
+      resumed.restore(sess)
+      for step in (5, 6):  # Rotation goes on: only the newest two stay.
+        resumed.save(sess, step, {"step": step})
+    self.assertEqual(self._index_files(),
+                     ["model.ckpt-5.index", "model.ckpt-6.index"])
+
+  def test_the_tf2_manager_also_drops_an_unfinished_save(self):
+    variable = tf.Variable(1.0)
+    checkpoint = tf.train.Checkpoint(v=variable)
+    def open_run():
+      return ckpt_lib.Checkpointer(
+          self.dir, ckpt_lib.ManagerSaver(checkpoint, self.dir, 2), {})
+    ckpt = open_run()
+    for step in (1, 2):
+      variable.assign(float(step))
+      ckpt.save(None, step, {"step": step})
+    variable.assign(3.0)
+    self._killed_before_its_state(ckpt, None, 3)
+    resumed = open_run()
+    self.assertEqual(resumed.restore(None)["step"], 2)
+    self.assertEqual(float(variable.numpy()), 2.0)
+    self._killed_before_its_state(resumed, None, 4)
+    resumed = open_run()
+    self.assertEqual(resumed.restore(None)["step"], 2)
+    self.assertEqual(self._index_files(), ["model.ckpt-2.index"])
+    for step in (5, 6):
+      resumed.save(None, step, {"step": step})
+    self.assertEqual(self._index_files(),
+                     ["model.ckpt-5.index", "model.ckpt-6.index"])
+
   def test_resuming_a_copied_run_leaves_the_original_alone(self):
     graph, var, saver = _graph_with_saver()
     copy = self.dir + "_copy"
