@@ -202,6 +202,12 @@ class _TorchPeer:
     self._state = tuple(s.detach() for s in state)
 
 
+def _torch_version() -> str:
+  """The version of the PyTorch peer's torch (it is importable)."""
+  import torch  # pylint: disable=g-import-not-at-top
+  return torch.__version__
+
+
 def _torch_available() -> bool:
   try:
     import torch  # pylint: disable=g-import-not-at-top,unused-import
@@ -308,7 +314,7 @@ def main(argv):
       "ceiling_words_per_sec": round(ceiling),
       "train": peer_rows,
       "ratios": ratios,
-      "torch": "torch" in peers or "not importable",
+      "torch": _torch_version() if "torch" in peers else "not importable",
       "bf16": "bf16" in peers or "no native bf16 (%s)" % " / ".join(
           bench.BF16_FLAGS),
       "test_pass": test_pass_rates(config, _TEST_WORDS.value, threads),
