@@ -5,6 +5,7 @@ import sys
 from absl import app
 from absl import flags
 
+from common import preemption
 from common.errors import UserError
 
 __all__ = ["run", "refuse_flags", "UserError"]
@@ -34,6 +35,9 @@ class _Guarded:
     except KeyboardInterrupt:
       _error("interrupted; the last checkpoint is intact")
       sys.exit(130)
+    except preemption.Stopped as e:
+      print("stopped: %s" % e, file=sys.stderr)
+      sys.exit(preemption.EXIT_STATUS)
 
 
 def refuse_flags(names, program: str) -> None:
@@ -58,5 +62,8 @@ def run(main, max_args: int = 0):
   ``error: ...`` line on stderr and exit status 2, no traceback.
 
   ``main`` gets ``argv``: the program name plus at most ``max_args``
-  positional arguments (more are refused)."""
+  positional arguments (more are refused). SIGTERM stops a training loop
+  at its next save (:mod:`common.preemption`): one ``stopped: ...`` line
+  and exit status 143."""
+  preemption.install()
   app.run(_Guarded(main, max_args), flags_parser=_parse_flags)

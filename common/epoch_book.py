@@ -13,11 +13,13 @@ epoch's record at an epoch's end, or ``position`` (where the pass stands, as
 JSON) and the position's arrays (the checkpoint's ``.arrays.npz``) inside one.
 """
 
+import os
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from absl import logging
 
 from common import checkpoint as ckpt_lib
+from common import preemption
 from common.errors import UserError
 from common.metrics import MetricsLog
 
@@ -92,8 +94,8 @@ class EpochBook:
       return None
 
     def on_chunk(position) -> None:
-      if self._timer.due():
-        self._checkpointer.save(
+      if self._timer.due() or preemption.requested():
+        path = self._checkpointer.save(
             self._session, self._global_step(),
             dict(epoch=epoch, history=self._metrics.record["epochs"],
                  **self._fields, position=position.to_json()),
@@ -101,6 +103,8 @@ class EpochBook:
         self._timer.reset()
         logging.info("Saved mid-epoch checkpoint (epoch %d, step %d)",
                      epoch + 1, position.step)
+        preemption.stop_after_save("%s (epoch %d, step %d)" % (
+            os.path.basename(path), epoch + 1, position.step))
     return on_chunk
 
   def end_epoch(self, record: Dict[str, Any], scalars: Mapping[str, float],
@@ -113,10 +117,14 @@ class EpochBook:
     """
     global_step = self._global_step()
     self._metrics.scalars(global_step, **scalars)
+    path = None
     if self._checkpointer is not None:
       history = self._metrics.record["epochs"] + [record]
-      self._checkpointer.save(
+      path = self._checkpointer.save(
           self._session, global_step,
           dict(record, history=history, **self._fields, **(state or {})))
       self._timer.reset()
     self._metrics.add_epoch(**record)
+    if path is not None:  # SIGTERM during the epoch's evaluation.
+      preemption.stop_after_save("%s (end of epoch %d)" % (
+          os.path.basename(path), record["epoch"]))

@@ -41,6 +41,7 @@ import numpy as np
 from common import checkpoint as ckpt_lib
 from common import compare
 from common import config as config_lib
+from common import preemption
 from common import session as session_lib
 from common import variables
 from common.errors import check_finite_loss
@@ -323,6 +324,14 @@ class _Trainer:
     if self.options.steps_this_run is not None:
       end = min(end, self.step + self.options.steps_this_run)
     meter = Throughput(total_steps=max(end - self.step, 0))
+    with preemption.listening(self.checkpointer is not None):
+      self._steps(end, meter)
+    self.save(meter)
+    return meter
+
+  def _steps(self, end: int, meter: Throughput) -> None:
+    """The step loop of :meth:`loop`; on SIGTERM it saves and stops."""
+    config = self.config
     while self.step < end and not self.stopped_early:
       images, labels = self.train_step()
       meter.update(steps=1, units=len(images))
@@ -330,10 +339,10 @@ class _Trainer:
         self.log_progress(images, labels, meter)
       if self.step % config.eval_every == 0:
         self.validate()
-      if self.step % config.checkpoint_every == 0 or self.stopped_early:
+      if (self.step % config.checkpoint_every == 0 or self.stopped_early
+          or preemption.requested()):
         self.save(meter)
-    self.save(meter)
-    return meter
+        preemption.stop_after_save("the checkpoint of step %d" % self.step)
 
   def train_and_report(self, **record: Any) -> None:
     """Resumes, trains, and once the run is finished evaluates it: the test

@@ -26,6 +26,7 @@ import numpy as np
 from common import checkpoint as ckpt_lib
 from common import compare
 from common import config as config_lib
+from common import preemption
 from common import session as session_lib
 from common.errors import UserError, check_finite_loss
 from common.metrics import MetricsLog
@@ -342,22 +343,23 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
         checkpointer, session, metrics,
         lambda: int(session.run(global_step)), seed,
         options.checkpoint_every_secs, data)
-    for i in range(start_epoch, config.max_max_epoch):
-      m.train.assign_lr(session, config.lr_for_epoch(i))
-      lr = session.run(m.train.lr)
-      logging.info("Epoch: %d Learning rate: %.3f", i + 1, lr)
-      train_result = run_epoch(
-          session, m.train, data.train, train_op=m.train.train_op,
-          verbose=True, metrics=metrics, name="train", start=position,
-          on_chunk=book.hook(i), epochs_after=config.max_max_epoch - i - 1)
-      position = None
-      logging.info("Epoch: %d Train Perplexity: %.3f", i + 1,
-                   train_result.perplexity)
-      valid_result = run_epoch(session, m.valid, data.valid, name="valid")
-      logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
-                   valid_result.perplexity)
-      book.end_epoch(epoch_record(i, lr, train_result, valid_result),
-                     {"Validation Loss": valid_result.mean_chunk_cost})
+    with preemption.listening(checkpointer is not None):
+      for i in range(start_epoch, config.max_max_epoch):
+        m.train.assign_lr(session, config.lr_for_epoch(i))
+        lr = session.run(m.train.lr)
+        logging.info("Epoch: %d Learning rate: %.3f", i + 1, lr)
+        train_result = run_epoch(
+            session, m.train, data.train, train_op=m.train.train_op,
+            verbose=True, metrics=metrics, name="train", start=position,
+            on_chunk=book.hook(i), epochs_after=config.max_max_epoch - i - 1)
+        position = None
+        logging.info("Epoch: %d Train Perplexity: %.3f", i + 1,
+                     train_result.perplexity)
+        valid_result = run_epoch(session, m.valid, data.valid, name="valid")
+        logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
+                     valid_result.perplexity)
+        book.end_epoch(epoch_record(i, lr, train_result, valid_result),
+                       {"Validation Loss": valid_result.mean_chunk_cost})
     test_result = test_pass(session, m, data.test, options.eval_mode)
     logging.info("Test Perplexity: %.3f", test_result.perplexity)
   return record_test(model_name, metrics, test_result)

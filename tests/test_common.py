@@ -5,6 +5,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -20,6 +21,7 @@ from common import data as data_lib
 from common import epoch_book
 from common import memory
 from common import metrics as metrics_lib
+from common import preemption
 from common import progress
 from common.errors import UserError
 from common.tf_compat import tf, tf1
@@ -66,6 +68,43 @@ class ConsoleTest(absltest.TestCase):
       checkpoint.save(os.path.join(self.create_tempdir().full_path, "c"))
       logging.info("marker")
     self.assertEqual([r.getMessage() for r in logs.records], ["marker"])
+
+
+class PreemptionTest(absltest.TestCase):
+  """What the SIGTERM handler does (called as the signal would call it)."""
+
+  def _sigterm(self):
+    preemption._on_sigterm(signal.SIGTERM, None)  # pylint: disable=protected-access
+
+  def test_outside_a_listening_loop_it_stops_at_once(self):
+    with self.assertRaisesRegex(preemption.Stopped, "checkpoint is intact"):
+      self._sigterm()
+    with self.assertRaises(preemption.Stopped):
+      with preemption.listening(False):  # No run directory to save to.
+        self._sigterm()
+
+  def test_a_listening_loop_is_asked_to_save_then_stop(self):
+    with self.assertRaisesRegex(preemption.Stopped, "saved model.ckpt-7"):
+      with preemption.listening():
+        preemption.stop_after_save("model.ckpt-6")  # Not asked yet.
+        self._sigterm()
+        self.assertTrue(preemption.requested())
+        preemption.stop_after_save("model.ckpt-7")
+    self.assertFalse(preemption.requested())
+
+  def test_a_second_sigterm_stops_at_once(self):
+    with self.assertRaisesRegex(preemption.Stopped, "checkpoint is intact"):
+      with preemption.listening():
+        self._sigterm()
+        self._sigterm()
+
+  def test_a_request_after_the_last_save_point_stops_at_the_loop_end(self):
+    ran_on = []
+    with self.assertRaisesRegex(preemption.Stopped, "checkpoint is intact"):
+      with preemption.listening():
+        self._sigterm()
+      ran_on.append("the test pass")
+    self.assertEqual(ran_on, [])
 
 
 class CheckpointerTest(absltest.TestCase):
@@ -357,6 +396,7 @@ class _FakeCheckpointer:
     # As written to train_state.json then (the history list grows later).
     self.saves.append((session, global_step, json.loads(json.dumps(state)),
                        arrays))
+    return "run/model.ckpt-%d" % global_step  # The prefix, as the real one.
 
 
 class _FakePosition:
@@ -391,6 +431,28 @@ class EpochBookTest(absltest.TestCase):
     self.assertEqual(metrics.record["epochs"], [record])
     self.assertIsNone(epoch_book.EpochBook(None, None, metrics, lambda: 0, 0,
                                            {}).hook(0))
+
+  def test_sigterm_saves_at_the_next_chunk_or_the_epoch_end_then_stops(self):
+    metrics = metrics_lib.MetricsLog(None, {})
+    saver = _FakeCheckpointer()
+    book = epoch_book.EpochBook(saver, "sess", metrics, lambda: 7, 0, {})
+    with self.assertRaisesRegex(
+        preemption.Stopped,
+        r"^SIGTERM; saved model\.ckpt-7 \(epoch 1, step 3\): run the same "
+        r"command to resume$"):
+      with preemption.listening():
+        book.hook(0)(_FakePosition())  # Not due, not asked: no save.
+        self.assertEmpty(saver.saves)
+        preemption._on_sigterm(signal.SIGTERM, None)  # pylint: disable=protected-access
+        book.hook(0)(_FakePosition())
+    self.assertLen(saver.saves, 1)
+    with self.assertRaisesRegex(preemption.Stopped,
+                                r"saved model\.ckpt-7 \(end of epoch 1\)"):
+      with preemption.listening():  # During the Valid pass: the epoch's save.
+        preemption._on_sigterm(signal.SIGTERM, None)  # pylint: disable=protected-access
+        book.end_epoch({"epoch": 1}, {})
+    self.assertLen(saver.saves, 2)
+    self.assertEqual(metrics.record["epochs"], [{"epoch": 1}])
 
   def test_resume_epochs(self):
     metrics = metrics_lib.MetricsLog(None, {})

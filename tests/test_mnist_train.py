@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import signal
 from unittest import mock
 
 from absl.testing import absltest
@@ -11,6 +12,7 @@ import numpy as np
 
 from common import checkpoint as ckpt_lib
 from common import config as config_lib
+from common import preemption
 from common.errors import UserError
 from common.tf_compat import tf
 from mnist_rnn import configs
@@ -70,6 +72,39 @@ class TrainTest(parameterized.TestCase):
                                          feed))
     return keep_probs
 
+  def assert_same_weights(self, run_dir, other_run_dir):
+    a, b = checkpoint_weights(run_dir), checkpoint_weights(other_run_dir)
+    self.assertEqual(sorted(a), sorted(b))
+    self.assertIn("global_step", a)
+    for name in a:
+      np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6,
+                                 err_msg=name)
+
+  def test_sigterm_saves_at_the_next_step_then_stops(self):
+    config = self.make_config("stacked", keep_prob=0.5)
+    straight = self.create_tempdir().full_path
+    stopped = self.create_tempdir().full_path
+    train.train(config, self.data(), train.RunOptions(seed=3,
+                                                      save_path=straight))
+    train_step = train._Trainer.train_step  # pylint: disable=protected-access
+
+    def sigterm_in_step_3(trainer):
+      result = train_step(trainer)
+      if trainer.step == 3:  # What the installed handler does on SIGTERM:
+        preemption._on_sigterm(signal.SIGTERM, None)  # pylint: disable=protected-access
+      return result
+    with mock.patch.object(train._Trainer, "train_step", sigterm_in_step_3):  # pylint: disable=protected-access
+      with self.assertRaisesRegex(preemption.Stopped,
+                                  r"saved the checkpoint of step 3:"):
+        train.train(config, self.data(), train.RunOptions(
+            seed=3, save_path=stopped))
+    self.assertEqual(ckpt_lib.saved_state(stopped)["step"], 3)
+    self.assertFalse(preemption.requested())  # Reset for the next loop.
+    resumed = train.train(config, self.data(seed=99), train.RunOptions(
+        seed=3, save_path=stopped))
+    self.assertTrue(resumed["finished"])
+    self.assert_same_weights(straight, stopped)
+
   @parameterized.parameters("stacked", "bidirectional")
   def test_train_checkpoint_resume_eval(self, model):
     """Pausing and resuming gives the weights of an uninterrupted run, with
@@ -89,12 +124,7 @@ class TrainTest(parameterized.TestCase):
         seed=3, save_path=paused))
     self.assertTrue(second["finished"])
     self.assertEqual(second["step"], config.max_steps)
-    a, b = checkpoint_weights(straight), checkpoint_weights(paused)
-    self.assertEqual(sorted(a), sorted(b))
-    self.assertIn("global_step", a)
-    for name in a:
-      np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6,
-                                 err_msg=name)
+    self.assert_same_weights(straight, paused)
     evaluated = train.evaluate(config, self.data(), paused)
     self.assertEqual(evaluated["step"], config.max_steps)
     self.assertEqual(evaluated["test_accuracy"], second["test_accuracy"])

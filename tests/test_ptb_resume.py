@@ -9,9 +9,11 @@ resumed ends with the numbers of a run that was never stopped.
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from unittest import mock
 
@@ -121,59 +123,66 @@ class MidEpochResumeTest(absltest.TestCase):
                   self.data, self._options(self.run_dir))
 
 
-class SigkillTest(absltest.TestCase):
-  """The entry script killed with SIGKILL mid-epoch, then resumed."""
+class KillTest(absltest.TestCase):
+  """The entry script killed (SIGKILL) or stopped (SIGTERM) mid-epoch, then
+  resumed, against one uninterrupted run of the same command."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    root = tempfile.mkdtemp()
+    cls.addClassCleanup(shutil.rmtree, root, ignore_errors=True)
+    cls.data = write_tiny_corpus(os.path.join(root, "data"),
+                                 repeats=(4000, 8, 8))
+    cls.straight_dir = os.path.join(root, "straight")
+    cls.straight = testutil.run_cli("ptb/ptb_word_lm.py",
+                                    *cls._args(cls.straight_dir))
 
   def setUp(self):
     super().setUp()
-    self.data = write_tiny_corpus(self.create_tempdir("data").full_path,
-                                  repeats=(4000, 8, 8))
     self.root = self.create_tempdir("runs").full_path
 
-  def _args(self, save_path):
+  @classmethod
+  def _args(cls, save_path, every_secs=1):
     fields = dict(vocab_size=20, hidden_size=24, num_layers=2, num_steps=5,
                   batch_size=4, max_grad_norm=5, max_epoch=1, max_max_epoch=2,
                   keep_prob=0.5)
     return (["--model=test", "--data_path=" + self.data, "--seed=3",
-             "--save_path=" + save_path, "--checkpoint_every_secs=1"]
+             "--save_path=" + save_path,
+             "--checkpoint_every_secs=%d" % every_secs]
             + ["--%s=%s" % kv for kv in fields.items()])
 
   def _metrics(self, save_path):
     with open(os.path.join(save_path, "metrics.json")) as f:
       return json.load(f)
 
-  def test_killed_mid_epoch_resumes_to_the_same_numbers(self):
-    straight_dir = os.path.join(self.root, "straight")
-    result = testutil.run_cli("ptb/ptb_word_lm.py", *self._args(straight_dir))
-    self.assertEqual(result.returncode, 0, result.stderr)
-
-    killed_dir = os.path.join(self.root, "killed")
+  def _start_and_wait(self, save_path, saved, every_secs=1):
+    """Starts the entry script; returns it once its saved state is
+    ``saved(state)`` (it must still be running then)."""
     proc = subprocess.Popen(
         [sys.executable, os.path.join(testutil.REPO_ROOT, "ptb/ptb_word_lm.py")]
-        + self._args(killed_dir), cwd=testutil.REPO_ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state_path = os.path.join(killed_dir, "train_state.json")
+        + self._args(save_path, every_secs), cwd=testutil.REPO_ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    state_path = os.path.join(save_path, "train_state.json")
     deadline = time.time() + 240
-    state = {}
     while time.time() < deadline and proc.poll() is None:
       try:
         with open(state_path) as f:
-          state = json.load(f)
+          if saved(json.load(f)):
+            break
       except (OSError, ValueError):
-        state = {}
-      if state.get("epoch") == 1 and "position" in state:
-        break
+        pass
       time.sleep(0.05)
-    self.assertIsNone(proc.poll(), "the run ended before a mid-epoch save")
-    time.sleep(0.3)  # Past the save: the kill loses work done since.
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    self.assertEqual(state["epoch"], 1)
+    self.assertIsNone(proc.poll(), "the run ended before the awaited save")
+    return proc
 
-    result = testutil.run_cli("ptb/ptb_word_lm.py", *self._args(killed_dir))
+  def _assert_resumes_to_the_straight_numbers(self, save_path):
+    self.assertEqual(self.straight.returncode, 0, self.straight.stderr)
+    result = testutil.run_cli("ptb/ptb_word_lm.py", *self._args(save_path))
     self.assertEqual(result.returncode, 0, result.stderr)
     self.assertIn("Resuming from", result.stderr)
-    straight, resumed = self._metrics(straight_dir), self._metrics(killed_dir)
+    straight = self._metrics(self.straight_dir)
+    resumed = self._metrics(save_path)
     for a, b in zip(_epoch_numbers(straight), _epoch_numbers(resumed)):
       for x, y in zip(a, b):
         self.assertAlmostEqual(x, y, delta=1e-5 * x)
@@ -182,9 +191,38 @@ class SigkillTest(absltest.TestCase):
                            delta=1e-5 * straight["test_perplexity"])
     self.assertLen(resumed["attempts"], 2)
     # Every event line says which attempt wrote it.
-    with open(os.path.join(killed_dir, "metrics.jsonl")) as f:
+    with open(os.path.join(save_path, "metrics.jsonl")) as f:
       attempts = {json.loads(line)["attempt"] for line in f}
     self.assertEqual(attempts, {1, 2})
+
+  def test_killed_mid_epoch_resumes_to_the_same_numbers(self):
+    killed_dir = os.path.join(self.root, "killed")
+    proc = self._start_and_wait(
+        killed_dir, lambda s: s.get("epoch") == 1 and "position" in s)
+    time.sleep(0.3)  # Past the save: the kill loses work done since.
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    self._assert_resumes_to_the_straight_numbers(killed_dir)
+
+  def test_sigterm_saves_mid_epoch_then_stops_and_resumes_exactly(self):
+    # No periodic saves: the one inside epoch 2 is SIGTERM's.
+    stopped_dir = os.path.join(self.root, "stopped")
+    proc = self._start_and_wait(stopped_dir, lambda s: s.get("epoch") == 1,
+                                every_secs=0)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    self.assertEqual(proc.returncode, 143, stderr)
+    self.assertNotIn("Traceback", stderr)
+    with open(os.path.join(stopped_dir, "train_state.json")) as f:
+      state = json.load(f)
+    self.assertEqual(state["epoch"], 1)
+    self.assertGreater(state["position"]["step"], 0)
+    self.assertRegex(
+        stderr.strip().splitlines()[-1],
+        r"^stopped: SIGTERM; saved %s \(epoch 2, step %d\): run the same "
+        r"command to resume$" % (state["checkpoint"],
+                                 state["position"]["step"]))
+    self._assert_resumes_to_the_straight_numbers(stopped_dir)
 
 
 if __name__ == "__main__":
