@@ -68,7 +68,10 @@ def _first_line(error: Exception) -> str:
   "Detected at node ..." traceback and a "Node: ..." line; the cause is the
   first other line.
   """
-  for line in str(error).splitlines():
+  text = str(error)
+  # tf1 Saver.restore wraps the cause in a guess about renamed variables.
+  text = text.split("Original error:", 1)[-1]
+  for line in text.splitlines():
     line = line.strip()
     if line and not line.startswith(("Graph execution error",
                                      "Detected at", "File ", "Node:")):
@@ -515,7 +518,7 @@ def restore_checkpoint(session: tf1.Session, saver: tf1.train.Saver,
   """``saver.restore`` with missing/mismatched variables as a UserError."""
   try:
     saver.restore(session, path)
-  except (tf.errors.OpError, ValueError) as e:
+  except (tf.errors.OpError, ValueError, IndexError) as e:
     raise UserError("cannot restore checkpoint %s: %s" %
                     (path, _first_line(e))) from e
 

@@ -9,7 +9,6 @@ raise :class:`~common.errors.UserError`.
 """
 
 import dataclasses
-import math
 from typing import Any, Dict, Generic, Mapping, Optional, TypeVar
 
 from common.errors import UserError
@@ -83,20 +82,26 @@ def to_dict(config) -> Dict[str, Any]:
   return dataclasses.asdict(config)
 
 
+# The models compute in float32: a larger value becomes inf inside them.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def check_positive(config, *names: str) -> None:
-  """Raises UserError unless each named field is > 0 (and finite)."""
+  """Raises UserError unless each named field is > 0 and a float32."""
   for name in names:
     value = getattr(config, name)
-    if not (value > 0 and math.isfinite(value)):
-      raise UserError("%s must be positive, got %r" % (name, value))
+    if not 0 < value <= FLOAT32_MAX:
+      raise UserError("%s must be positive and at most %.4g (float32), got "
+                      "%r" % (name, FLOAT32_MAX, value))
 
 
 def check_non_negative(config, *names: str) -> None:
-  """Raises UserError unless each named field is >= 0."""
+  """Raises UserError unless each named field is >= 0 and a float32."""
   for name in names:
     value = getattr(config, name)
-    if not value >= 0:
-      raise UserError("%s must be >= 0, got %r" % (name, value))
+    if not 0 <= value <= FLOAT32_MAX:
+      raise UserError("%s must be >= 0 and at most %.4g (float32), got %r"
+                      % (name, FLOAT32_MAX, value))
 
 
 def check_keep_prob(config, *names: str) -> None:

@@ -87,10 +87,22 @@ def checkpoint_format(path: str) -> str:
   return format_of(open_checkpoint(path)[1])
 
 
+def read_tensor(reader, name: str):
+  """``reader.get_tensor(name)``, with a damaged data file as a UserError
+  (TF raises IndexError for a truncated one, an OpError for a missing one).
+  """
+  try:
+    return reader.get_tensor(name)
+  except (IndexError, tf.errors.OpError) as e:
+    raise UserError("cannot read %s from the checkpoint (%s); is its .data "
+                    "file truncated or missing?" % (name, error_line(e))
+                    ) from e
+
+
 def object_graph(reader) -> trackable_object_graph_pb2.TrackableObjectGraph:
   """The object graph a TF2 checkpoint was saved with (node 0: the root)."""
   graph = trackable_object_graph_pb2.TrackableObjectGraph()
-  graph.ParseFromString(reader.get_tensor(OBJECT_GRAPH_KEY))
+  graph.ParseFromString(read_tensor(reader, OBJECT_GRAPH_KEY))
   return graph
 
 

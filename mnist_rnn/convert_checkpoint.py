@@ -424,12 +424,12 @@ def restore_tf2_weights(prefix: str, model: model_tf2.MnistRnnModel) -> int:
   try:
     tf.train.Checkpoint(model=model).restore(
         prefix).expect_partial().assert_existing_objects_matched()
-  except (AssertionError, ValueError, tf.errors.OpError) as e:
+  except (AssertionError, ValueError, IndexError, tf.errors.OpError) as e:
     raise UserError("cannot restore %s: %s" % (
         prefix, common_convert.error_line(e))) from e
   reader = tf.train.load_checkpoint(prefix)
   key = _object_paths(reader).get(TF2_ITERATIONS)
-  return 0 if key is None else int(reader.get_tensor(key))
+  return 0 if key is None else int(common_convert.read_tensor(reader, key))
 
 
 def _read_tf1(prefix: str, reader, config) -> Dict[str, np.ndarray]:
@@ -442,9 +442,10 @@ def _read_tf1(prefix: str, reader, config) -> Dict[str, np.ndarray]:
                     "checkpoint, or none" % (
                         prefix, ", ".join(n for n in adam if n not in present)))
   names += present
-  arrays = {n: reader.get_tensor(n) for n in names}
-  arrays[GLOBAL_STEP] = np.int64(reader.get_tensor(GLOBAL_STEP)
-                                 if reader.has_tensor(GLOBAL_STEP) else 0)
+  arrays = {n: common_convert.read_tensor(reader, n) for n in names}
+  arrays[GLOBAL_STEP] = np.int64(
+      common_convert.read_tensor(reader, GLOBAL_STEP)
+      if reader.has_tensor(GLOBAL_STEP) else 0)
   return arrays
 
 

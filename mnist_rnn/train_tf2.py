@@ -235,6 +235,9 @@ def evaluate(config: configs.MnistRnnConfig, data: reader.DataSets,
     UserError: no checkpoint, or one that does not fit ``config``.
   """
   _check_lstm(config)
+  # Before the conversion below runs TF: thread counts are fixed from then.
+  session_lib.configure_eager(options.deterministic, options.intra_op_threads,
+                              options.inter_op_threads)
   with convert_lib.in_format(checkpoint, convert_lib.TF2) as path:
     prefix, _, _, _ = convert_lib.check_fits(path, config)
     run = _build(config, options, options.seed)

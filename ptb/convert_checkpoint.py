@@ -231,7 +231,7 @@ def _read_tf1(prefix: str, reader) -> Weights:
   """A name-based checkpoint: this port's (BASIC names) or the tutorial's
   (BASIC or BLOCK names)."""
   return weights_from_tf1(
-      {name: reader.get_tensor(name)
+      {name: common_convert.read_tensor(reader, name)
        for name in reader.get_variable_to_shape_map()}, prefix)
 
 
@@ -313,7 +313,7 @@ def _read_tf2(prefix: str, reader) -> Weights:
 
   def get(path):
     key = resolve(path)
-    return None if key is None else reader.get_tensor(key)
+    return None if key is None else common_convert.read_tensor(reader, key)
 
   kernels, biases = [], []
   for layer in range(layers):

@@ -287,6 +287,43 @@ class CheckpointerTest(absltest.TestCase):
                                   ".*: Read less bytes than requested"):
         ckpt.restore(sess)
 
+  def _damage_data_file(self, how):
+    (data,) = [f for f in os.listdir(self.dir) if ".data-" in f]
+    path = os.path.join(self.dir, data)
+    if how == "truncate":
+      with open(path, "r+b") as f:
+        f.truncate(1)
+    else:
+      os.remove(path)
+
+  def test_damaged_tf2_checkpoint_is_a_clear_error(self):
+    from common import convert  # pylint: disable=g-import-not-at-top
+    checkpoint = tf.train.Checkpoint(v=tf.Variable(np.arange(64.0)))
+    ckpt = ckpt_lib.Checkpointer(
+        self.dir, ckpt_lib.ManagerSaver(checkpoint, self.dir, 2), {})
+    prefix = ckpt.save(None, 1, {})
+    reader = tf.train.load_checkpoint(prefix)
+    self._damage_data_file("truncate")
+    with self.assertRaisesRegex(UserError, "cannot restore checkpoint .*: "
+                                "Read less bytes than requested"):
+      ckpt.restore(None)  # TF raises IndexError here.
+    with self.assertRaisesRegex(UserError, r"cannot read .* from the "
+                                r"checkpoint \(Read less bytes than requested"
+                                r"\); is its \.data file truncated"):
+      convert.object_graph(reader)
+
+  def test_missing_data_file_names_the_cause(self):
+    graph, var, saver = _graph_with_saver()
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {})
+      ckpt.save(sess, 1, {})
+      self._damage_data_file("remove")
+      # Not the Saver's guess about renamed variables that precedes it.
+      with self.assertRaisesRegex(UserError, "cannot restore checkpoint "
+                                  r".*: .*data-00000-of-00001.*No such file"):
+        ckpt.restore(sess)
+
   def test_unwritable_config_is_a_clear_error(self):
     # config.json cannot be replaced (a directory stands there; permissions
     # would not stop root).
@@ -332,9 +369,22 @@ class ConfigTest(absltest.TestCase):
         config_lib.from_dict(_Config, fields)
 
   def test_positive_means_finite_too(self):
-    for rate in (float("inf"), float("nan"), 0.0):
+    # 1e39 is inf in the float32 model: one step makes NaN weights.
+    for rate in (float("inf"), float("nan"), 0.0, 1e39):
       with self.assertRaisesRegex(UserError, "rate must be positive"):
         _Config(rate=rate)
+    self.assertEqual(_Config(rate=3e38).rate, 3e38)
+
+  def test_non_negative_means_a_float32_too(self):
+    config = _Config()
+    for value in (0, 0.0, 3e38):
+      object.__setattr__(config, "rate", value)
+      config_lib.check_non_negative(config, "rate")
+    for value in (-1e-9, float("inf"), float("nan"), 1e39):
+      object.__setattr__(config, "rate", value)
+      with self.assertRaisesRegex(UserError, r"^rate must be >= 0 and at most "
+                                  r"3\.403e\+38 \(float32\), got"):
+        config_lib.check_non_negative(config, "rate")
 
 
 class MetricsLogTest(absltest.TestCase):

@@ -145,6 +145,12 @@ def setUpModule():
           os.path.join(_TMP, "out_junk"))
   _launch("out_exists", CONVERT, "--from=tf1", "--to=tf2", f["good_tf1"],
           f["existing"])
+  # Converting the TF1 checkpoint runs TF: the thread count must be set
+  # before it (it was refused as "cannot set thread counts").
+  _launch("eval_tf1_with_threads", SCRIPT, "--api=tf2", "--eval_only",
+          "--checkpoint=%s" % f["good_tf1"], "--num_threads=1",
+          "--model=stacked", "--config=test", "--hidden_size=4",
+          "--num_layers=2", "--data_path=%s" % testutil.data_dir("mnist"))
   _launch("tf2_run", SCRIPT, "--api=tf2", "--model=bidirectional",
           "--config=test", "--keep_prob=0.5", "--seed=1",
           "--data_path=%s" % testutil.data_dir("mnist"),
@@ -677,6 +683,12 @@ class EndToEndTest(parameterized.TestCase):
     with convert_lib.in_format(tf2_dir, "tf1") as path:
       tf1_eval = train.evaluate(config, small_data(), path)
     self.assertEqual(tf1_eval["test_accuracy"], record["test_accuracy"])
+
+  def test_eval_only_of_a_tf1_checkpoint_with_a_thread_count(self):
+    result = _CLI["eval_tf1_with_threads"].result()
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertIn("is a tf1 (name-based", result.stderr)
+    self.assertRegex(result.stderr, r"test accuracy 0\.\d+")
 
   def test_command_line_run(self):
     result = _CLI["tf2_run"].result()

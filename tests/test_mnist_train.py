@@ -350,7 +350,9 @@ class ConfigTest(parameterized.TestCase):
       ("progress_keep_prob", 0.0, "progress_keep_prob must be in"),
       ("log_offset", -1, "log_offset must be >= 0"),
       ("target_accuracy", 120.0, "target_accuracy is in %"),
-      ("learning_rate", -1.0, "learning_rate must be positive"))
+      ("learning_rate", -1.0, "learning_rate must be positive"),
+      ("learning_rate", 1e39, "learning_rate must be positive and at most"),
+      ("max_grad_norm", float("inf"), "max_grad_norm must be >= 0 and at"))
   def test_invalid_override(self, field, value, needle):
     with self.assertRaisesRegex(UserError, needle):
       config_lib.apply_overrides(configs.get_config("bidirectional", "small"),
