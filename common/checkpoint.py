@@ -259,6 +259,16 @@ class Checkpointer:
     except (tf.errors.OpError, OSError) as e:
       raise UserError("cannot write a checkpoint under %s (%s); %s" % (
           self.save_path, _save_failure(e), self._last_good())) from e
+    bad = _non_finite_tensors(path)
+    if bad:  # Diverged: no state names it, and its files go.
+      for name in os.listdir(self.save_path):
+        if _checkpoint_step(name) == _checkpoint_step(os.path.basename(path)):
+          _remove(os.path.join(self.save_path, name))
+      raise UserError(
+          "the weights at step %d are not finite (%s): the model diverged "
+          "(try a lower --learning_rate or --max_grad_norm); not saved, %s"
+          % (global_step, ", ".join(bad[:3]) + (", ..." if bad[3:] else ""),
+             self._last_good()))
     atomic_write_json(os.path.join(self.save_path, STATE_FILE),
                       dict(state, checkpoint=os.path.basename(path)))
     self._remove_orphan_arrays()
@@ -344,6 +354,17 @@ def _checkpoint_step(name: str) -> Optional[int]:
   return int(match.group(1)) if match else None
 
 
+def _non_finite_tensors(prefix: str) -> List[str]:
+  """The floating-point tensors of checkpoint ``prefix`` holding a NaN or an
+  infinity (read back from the files just written: the page cache's copy,
+  a fraction of a second for PTB medium's 80 MB)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  reader = tf.train.load_checkpoint(prefix)
+  return sorted(
+      name for name, dtype in reader.get_variable_to_dtype_map().items()
+      if dtype.is_floating and not np.isfinite(reader.get_tensor(name)).all())
+
+
 def _remove(path: str) -> None:
   """Deletes a file or a directory tree (a half-written save's temp dir)."""
   if os.path.isdir(path):
@@ -372,11 +393,12 @@ def _save_arrays(path: str, arrays: Mapping[str, Any]) -> None:
 
 
 def _load_arrays(path: str) -> Dict[str, Any]:
+  import zipfile  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   try:
     with np.load(path, allow_pickle=False) as z:
       return {k: z[k] for k in z.files}
-  except (OSError, ValueError) as e:
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
     raise UserError("cannot read %s: %s" % (path, e)) from e
 
 

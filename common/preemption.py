@@ -27,6 +27,9 @@ import threading
 from absl import logging
 
 EXIT_STATUS = 128 + signal.SIGTERM
+# Outside a training loop's save point: the command may not train at all.
+NOTHING_SAVED = ("%s; a training run's last checkpoint is intact (the same "
+                 "command resumes it)")
 
 
 class Stopped(BaseException):
@@ -52,8 +55,7 @@ def _on_sigterm(signum, frame) -> None:
     logging.warning("SIGTERM: saving at the next training step, then "
                     "stopping (a second SIGTERM stops at once)")
     return
-  raise Stopped("SIGTERM; the last checkpoint is intact: run the same "
-                "command to resume")
+  raise Stopped(NOTHING_SAVED % "SIGTERM")
 
 
 def requested() -> bool:
@@ -73,8 +75,7 @@ def listening(enabled: bool = True):
     pending = _requested
     _listening = _requested = False
   if pending:  # After the loop's last save point: it saved at the end.
-    raise Stopped("SIGTERM; the last checkpoint is intact: run the same "
-                  "command to resume")
+    raise Stopped(NOTHING_SAVED % "SIGTERM")
 
 
 def stop_after_save(where: str) -> None:

@@ -628,7 +628,8 @@ def outside_tolerance(run: RunReport, tolerance: float,
                       against: Optional[Sequence[AgainstRow]],
                       other: Optional[RunReport]) -> List[Outside]:
   """The numbers beyond ``tolerance`` percent: against the other run if
-  given, else against the published rows that have a measured value."""
+  given, else against the published rows. A number with no measured value
+  (not measured yet, or not finite: a diverged run) is outside."""
   out = []
   if against is not None:
     for row in against:
@@ -639,7 +640,7 @@ def outside_tolerance(run: RunReport, tolerance: float,
     return out
   for row in published:
     delta = row["delta_pct"]
-    if delta is not None and abs(delta) > tolerance:
+    if delta is None or abs(delta) > tolerance:
       out.append(Outside(run.path, row["metric"], row["source"], delta))
   return out
 

@@ -158,6 +158,8 @@ def evaluate_examples(session: tf1.Session, model: model_lib.IMDBModel,
     loss_sum += float(loss) * len(index)
     correct += float(accuracy) * len(index)
   n = max(len(examples), 1)
+  check_finite_loss(loss_sum, "the end of an evaluation pass",
+                    what="evaluation loss")
   return PassResult(loss=float(loss_sum / n), accuracy=float(correct / n),
                     examples=len(examples), seconds=time.time() - start)
 

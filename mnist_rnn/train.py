@@ -310,6 +310,7 @@ class _Trainer:
     if self.last_validation and self.last_validation[0] == self.step:
       return self.last_validation[1]
     accuracy, loss = self.evaluate(self.data.validation)
+    check_finite_loss(loss, "step %d" % self.step, what="validation loss")
     logging.info("step %d: validation accuracy %.4f loss %.4f", self.step,
                  accuracy, loss)
     self.metrics.scalars(self.step, validation_accuracy=accuracy,
@@ -367,6 +368,7 @@ class _Trainer:
       return
     valid_accuracy = self.validate()
     test_accuracy, test_loss = self.evaluate(data.test)
+    check_finite_loss(test_loss, "step %d" % self.step, what="test loss")
     logging.info("step %d: test accuracy %.4f loss %.4f (all %d test images); "
                  "trained %.0f s", self.step, test_accuracy, test_loss,
                  data.test.num_examples, train_seconds)

@@ -394,6 +394,9 @@ class LineScore:
     return math.exp(self.nll / len(self.tokens))
 
 
+_MAX_NLL = math.log(np.finfo(np.float64).max)
+
+
 @dataclasses.dataclass
 class Scores:
   """Per-line and total perplexity of a text."""
@@ -441,9 +444,12 @@ def score(lm: LanguageModel, vocab: Vocabulary,
     raise UserError("no words to score")
   ids, oov = vocab.encode(tokens)
   nlls = token_nlls(lm, vocab, ids)
-  if not math.isfinite(math.fsum(nlls)):
-    raise UserError("the model gives a non-finite log-likelihood; are the "
-                    "checkpoint's weights finite?")
+  # A diverged checkpoint: a loss of over 709 nats a word overflows exp().
+  worst = next((nll for nll in nlls if not nll < _MAX_NLL), None)  # NaN too.
+  if worst is not None:
+    raise UserError("the model gives a word a loss of %.4g nats (a "
+                    "perplexity beyond float range); did the checkpoint "
+                    "diverge (are its weights finite)?" % worst)
   oov_set = set(oov)
   lines, start = [], 0
   for number, line in enumerate(split_lines(tokens), 1):

@@ -54,6 +54,24 @@ class RunOptions:
   precision: str = "fp32"  # Train graph's matmuls: fp32 | bf16 (fused mode).
 
 
+def perplexity(mean_loss: float, name: str) -> float:
+  """``exp(mean_loss)``: a pass's perplexity from its mean loss per word.
+
+  Raises:
+    UserError: it overflows (a loss of over 709 nats a word: the model
+      diverged), rather than a perplexity of inf reported as a result.
+  """
+  if not mean_loss < _MAX_LOG_PERPLEXITY:
+    raise UserError(
+        "the %s perplexity overflows (mean loss %.4g nats per word): the "
+        "model diverged (try a lower --learning_rate or --max_grad_norm); "
+        "stopped before saving or reporting it" % (name, mean_loss))
+  return float(np.exp(mean_loss))
+
+
+_MAX_LOG_PERPLEXITY = float(np.log(np.finfo(np.float64).max))
+
+
 @dataclasses.dataclass
 class EpochResult:
   perplexity: float
@@ -124,7 +142,7 @@ def run_epoch(session: tf1.Session, model: model_lib.PTBModel, data,
                               costs / iters)
     if on_chunk is not None:
       on_chunk(Position(step + 1, costs, iters, state))
-  return EpochResult(perplexity=float(np.exp(costs / iters)),
+  return EpochResult(perplexity=perplexity(costs / iters, name),
                      words_per_sec=meter.rate(), seconds=meter.elapsed(),
                      mean_chunk_cost=costs * cfg.num_steps / iters)
 
@@ -182,7 +200,7 @@ def stream_pass(step: Callable[[np.ndarray, np.ndarray], float], data,
                       what="loss")
     costs += float(cost)
     meter.update(steps=stop - start, units=stop - start)
-  return EpochResult(perplexity=float(np.exp(costs / predictions)),
+  return EpochResult(perplexity=perplexity(costs / predictions, name),
                      words_per_sec=meter.rate(), seconds=meter.elapsed())
 
 

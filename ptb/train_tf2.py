@@ -161,7 +161,7 @@ def run_epoch(step_fn: StepFn, model: model_tf2.PTBModel,
             "epoch_mean_loss": costs / iters})
     if on_chunk is not None:
       on_chunk(Position(step + 1, costs, iters, state))
-  return EpochResult(perplexity=float(np.exp(costs / iters)),
+  return EpochResult(perplexity=train_lib.perplexity(costs / iters, name),
                      words_per_sec=meter.rate(), seconds=meter.elapsed(),
                      mean_chunk_cost=costs * config.num_steps / iters)
 

@@ -312,6 +312,35 @@ class CheckpointerTest(absltest.TestCase):
                                 r"\); is its \.data file truncated"):
       convert.object_graph(reader)
 
+  def test_diverged_weights_are_not_saved(self):
+    graph, var, saver = _graph_with_saver()
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {})
+      ckpt.save(sess, 1, {"step": 1})
+      for value in (float("nan"), float("inf")):
+        sess.run(var.assign(value))
+        with self.assertRaisesRegex(
+            UserError, r"^the weights at step 2 are not finite \(w\): the "
+            r"model diverged .*; not saved, the last good checkpoint is "
+            r".*model\.ckpt-1$"):
+          ckpt.save(sess, 2, {"step": 2})
+        self.assertEqual(self._index_files(), ["model.ckpt-1.index"])
+        self.assertEqual(ckpt.state()["step"], 1)
+
+  def test_damaged_arrays_file_is_a_clear_error(self):
+    graph, var, saver = _graph_with_saver()
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {})
+      prefix = ckpt.save(sess, 1, {}, arrays={"c0": np.ones([2, 3])})
+      for size in (200, 0):  # Truncated: BadZipFile; empty: EOFError.
+        with open(prefix + ckpt_lib.ARRAYS_SUFFIX, "r+b") as f:
+          f.truncate(size)
+        with self.assertRaisesRegex(UserError, r"cannot read .*model\.ckpt-1"
+                                    r"\.arrays\.npz"):
+          ckpt.restore(sess)
+
   def test_missing_data_file_names_the_cause(self):
     graph, var, saver = _graph_with_saver()
     with graph.as_default(), tf1.Session() as sess:

@@ -37,21 +37,29 @@ class EarlyStoppingTest(parameterized.TestCase):
                      expected)
 
 
-def _nan_embedding_in_epoch(epoch: int):
+def _nan_embedding_in_epoch(epoch: int, after: bool = False):
   """Patches ``train.train_epoch`` to make the embedding NaN as ``epoch``
-  starts, so that epoch's training loss is non-finite."""
+  starts, so that epoch's training loss is non-finite (``after``: as it
+  ends, so that only what follows sees NaN weights)."""
   real_epoch = train_lib.train_epoch
   calls = []
 
   def nan_weights(session, model, *args, **kwargs):
     calls.append(1)
-    if len(calls) == epoch:
-      (embedding,) = [v for v in session.graph.get_collection(
-          "trainable_variables") if v.op.name == "Model/embedding"]
-      embedding.load(np.full(embedding.shape, np.nan, np.float32), session)
-    return real_epoch(session, model, *args, **kwargs)
+    if len(calls) == epoch and not after:
+      _nan_embedding(session)
+    result = real_epoch(session, model, *args, **kwargs)
+    if len(calls) == epoch and after:
+      _nan_embedding(session)
+    return result
 
   return mock.patch.object(train_lib, "train_epoch", side_effect=nan_weights)
+
+
+def _nan_embedding(session):
+  (embedding,) = [v for v in session.graph.get_collection(
+      "trainable_variables") if v.op.name == "Model/embedding"]
+  embedding.load(np.full(embedding.shape, np.nan, np.float32), session)
 
 
 class TrainTest(absltest.TestCase):
@@ -181,6 +189,19 @@ class TrainTest(absltest.TestCase):
     record = train_lib.train("test", TEST, self.data, self.options)
     self.assertEqual([e["epoch"] for e in record["epochs"]], [1, 2])
     self.assertTrue(np.isfinite(record["test_loss"]))
+
+  def test_weights_gone_nan_by_the_epoch_end_are_not_saved_nor_reported(
+      self):
+    # The training loss was finite; the valid loss was NaN and went into
+    # the record (and early stopping) before.
+    with _nan_embedding_in_epoch(1, after=True):
+      with self.assertRaisesRegex(UserError,
+                                  r"non-finite evaluation loss \(nan\)"):
+        train_lib.train("test", TEST, self.data, self.options)
+    self.assertFalse(os.path.exists(os.path.join(self.run_dir,
+                                                 ckpt_lib.STATE_FILE)))
+    self.assertEmpty([f for f in os.listdir(self.run_dir)
+                      if f.startswith("model.ckpt")])
 
   def test_non_finite_loss_in_the_first_epoch_saves_nothing(self):
     with _nan_embedding_in_epoch(1):

@@ -80,6 +80,15 @@ class TrainTest(parameterized.TestCase):
       np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6,
                                  err_msg=name)
 
+  def test_a_non_finite_evaluation_loss_is_not_reported(self):
+    # Was "validation accuracy 0.0958 loss nan" and a test accuracy, exit 0.
+    config = self.make_config("stacked")
+    with mock.patch.object(train._Trainer, "evaluate",  # pylint: disable=protected-access
+                           return_value=(0.0958, float("nan"))):
+      with self.assertRaisesRegex(UserError,
+                                  r"non-finite validation loss \(nan\)"):
+        train.train(config, self.data(), train.RunOptions(seed=3))
+
   def test_sigterm_saves_at_the_next_step_then_stops(self):
     config = self.make_config("stacked", keep_prob=0.5)
     straight = self.create_tempdir().full_path

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -298,6 +299,14 @@ class ScoreTest(absltest.TestCase):
     self.assertAlmostEqual(result.perplexity, self.scores.perplexity,
                            delta=1e-5 * result.perplexity)
     self.assertGreater(result.perplexity, 1.5)
+
+  def test_a_diverged_model_is_a_clear_error(self):
+    # A loss of 1e29 nats (finite) made exp() overflow in the table.
+    for nll in (1e29, float("nan")):
+      with mock.patch.object(inference, "token_nlls",
+                             lambda *unused, v=nll: [1.0, v, 2.0]):
+        with self.assertRaisesRegex(UserError, "did the checkpoint diverge"):
+          inference.score(None, self.vocab, ["the", "cat", "sat"])
 
   def test_table(self):
     table = inference.format_scores(self.scores).splitlines()

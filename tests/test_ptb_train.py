@@ -273,6 +273,9 @@ class CommandLineTest(absltest.TestCase):
         (["--batch_size=400"], "decrease batch_size or num_steps"),
         (["--eval_only"], "--eval_only needs --checkpoint or --save_path"),
         (["--eval_only", "--checkpoint=" + self.data], "no checkpoint in"),
+        # Finite losses of ~1e29 a word: exp() overflows. Was perplexity inf,
+        # saved and reported, exit 0.
+        (["--learning_rate=1e5"], "train perplexity overflows (mean loss"),
     ]
     results = testutil.run_clis(
         "ptb/ptb_word_lm.py",

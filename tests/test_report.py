@@ -384,6 +384,25 @@ class ToleranceTest(absltest.TestCase):
                   out.getvalue())
 
 
+  def test_a_published_number_not_measured_or_not_finite_is_outside(self):
+    # A diverged run's inf perplexities were once read as "not measured"
+    # and skipped: the gate said PASS.
+    tmp = self.create_tempdir().full_path
+    for name, test in (("inf", float("inf")), ("none", None)):
+      run = _copy_run(PTB_SMALL, os.path.join(tmp, name))
+      path = os.path.join(run, report.METRICS_FILE)
+      with open(path) as f:
+        record = json.load(f)
+      record["test_perplexity"] = test
+      with open(path, "w") as f:
+        json.dump(record, f)
+      out = io.StringIO()
+      status = report.report([run], tolerance=50.0, plot=False, out=out)
+      self.assertEqual(status, 1, out.getvalue())
+      self.assertIn("%s: test vs TF tutorial (small): missing on one side"
+                    % run, out.getvalue())
+
+
 class EventStreamTest(absltest.TestCase):
 
   def test_resumed_steps_replace_earlier_lines_and_a_torn_tail_is_skipped(
