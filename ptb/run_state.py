@@ -57,20 +57,35 @@ class Position:
 
   @classmethod
   def restore(cls, saved: Dict[str, Any], arrays: Dict[str, np.ndarray],
-              num_layers: int) -> "Position":
-    """The inverse of :meth:`to_json` + :meth:`arrays`.
+              config: configs.PTBConfig, epoch_size: int) -> "Position":
+    """The inverse of :meth:`to_json` + :meth:`arrays`, checked against the
+    run's ``config`` and the ``epoch_size`` of its training data.
 
     Raises:
-      UserError: the arrays do not hold ``num_layers`` layers of state.
+      UserError: the arrays do not hold ``config``'s layers of state, the
+        numbers do not agree, or the position lies past the end of an epoch
+        (the run was started on a longer training file).
     """
-    names = ["%s%d" % (k, i) for i in range(num_layers) for k in "ch"]
+    n, shape = config.num_layers, [config.batch_size, config.hidden_size]
+    names = ["%s%d" % (k, i) for i in range(n) for k in "ch"]
     if sorted(arrays) != sorted(names):
       raise UserError("the saved mid-epoch state has arrays %s, expected %s"
                       % (sorted(arrays), sorted(names)))
+    wrong = [k for k in names if list(np.shape(arrays[k])) != shape]
+    step, costs, iters = saved["step"], saved["costs"], saved["iters"]
+    if (wrong or not 0 <= step or iters != step * config.num_steps
+        or not 0 <= costs < float("inf")):
+      raise UserError("malformed mid-epoch position %r (arrays %s of shape "
+                      "%s)" % (saved, ", ".join(wrong) or "all", shape))
+    if step > epoch_size:
+      raise UserError(
+          "the run stopped at chunk %d of an epoch, but an epoch of this "
+          "ptb.train.txt has %d chunks: was it started on another training "
+          "file?" % (step, epoch_size))
     state = tuple(rnn_cell.LSTMStateTuple(arrays["c%d" % i], arrays["h%d" % i])
-                  for i in range(num_layers))
-    return cls(step=int(saved["step"]), costs=float(saved["costs"]),
-               iters=int(saved["iters"]), state=state)
+                  for i in range(n))
+    return cls(step=int(step), costs=float(costs), iters=int(iters),
+               state=state)
 
 
 def open_run_dir(save_path: str, saver, config_dict: Dict[str, Any]
@@ -169,8 +184,10 @@ def adopt_tutorial_checkpoint(session: tf1.Session, save_path: str) -> None:
 
 
 def resume_point(state: Dict[str, Any], config: configs.PTBConfig,
-                 metrics: MetricsLog) -> Tuple[int, Optional[Position]]:
-  """``(epoch to run next, position inside it or None)`` of a restored run.
+                 metrics: MetricsLog, train_words: int
+                 ) -> Tuple[int, Optional[Position]]:
+  """``(epoch to run next, position inside it or None)`` of a restored run
+  on ``train_words`` of training data.
 
   Raises:
     UserError: ``max_max_epoch`` lowered below the epochs already finished
@@ -185,8 +202,13 @@ def resume_point(state: Dict[str, Any], config: configs.PTBConfig,
                for k in ("step", "costs", "iters")):
       raise UserError("%s: malformed mid-epoch position %r"
                       % (epoch_book.checkpoint_dir(state), saved))
-    position = Position.restore(saved, state.get("arrays", {}),
-                                config.num_layers)
+    try:
+      position = Position.restore(
+          saved, state.get("arrays", {}), config, reader.epoch_size(
+              train_words, config.batch_size, config.num_steps))
+    except UserError as e:
+      raise UserError("%s: %s" % (epoch_book.checkpoint_dir(state), e)
+                      ) from e
   logging.info("Resuming from %s: epoch %d, step %d", state["checkpoint"],
                epoch + 1, position.step if position else 0)
   return epoch, position
@@ -194,7 +216,8 @@ def resume_point(state: Dict[str, Any], config: configs.PTBConfig,
 
 def restore_run(checkpointer: Optional[ckpt_lib.Checkpointer], session,
                 config: configs.PTBConfig, metrics: MetricsLog,
-                adopt: Callable[[], None]) -> Tuple[int, Optional[Position]]:
+                train_words: int, adopt: Callable[[], None]
+                ) -> Tuple[int, Optional[Position]]:
   """Restores the run directory's last checkpoint into ``session``.
 
   Args:
@@ -202,6 +225,8 @@ def restore_run(checkpointer: Optional[ckpt_lib.Checkpointer], session,
     session: what ``checkpointer.restore`` takes (None for TF2).
     config: the run's config.
     metrics: gets the saved history.
+    train_words: the length of the training data (a saved position must
+      lie inside an epoch of it).
     adopt: called for a run directory with no saved state (it may hold
       checkpoints without one, e.g. the tutorial's).
 
@@ -210,7 +235,7 @@ def restore_run(checkpointer: Optional[ckpt_lib.Checkpointer], session,
   """
   state = checkpointer.restore(session) if checkpointer else None
   if state is not None:
-    return resume_point(state, config, metrics)
+    return resume_point(state, config, metrics, train_words)
   if checkpointer is not None:
     adopt()
   return 0, None

@@ -349,7 +349,8 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
     m = run.models
     session.run(tf1.global_variables_initializer())
     start_epoch, position = run_state.restore_run(
-        checkpointer, session, config, metrics, functools.partial(
+        checkpointer, session, config, metrics, len(data.train),
+        functools.partial(
             run_state.adopt_tutorial_checkpoint, session, options.save_path))
     metrics.start_attempt(seed=seed, start_epoch=start_epoch,
                           start_step=position.step if position else 0,

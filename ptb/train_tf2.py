@@ -297,7 +297,7 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
                      options.save_path), config_dict)
   metrics = SummaryMetricsLog(options.save_path, config_dict)
   start_epoch, position = run_state.restore_run(
-      checkpointer, None, config, metrics, functools.partial(
+      checkpointer, None, config, metrics, len(data.train), functools.partial(
           _adopt_checkpoint, model, optimizer, options.save_path))
   metrics.start_attempt(seed=seed, start_epoch=start_epoch,
                         start_step=position.step if position else 0,

@@ -108,6 +108,48 @@ class MidEpochResumeTest(absltest.TestCase):
     self.assertEqual([a["start_step"] for a in resumed["attempts"]],
                      [0, 110 - 77])
 
+  def _stop_in_epoch_1_after_a_save_at_chunk(self, chunk):
+    """Trains until a mid-epoch save at ``chunk`` of epoch 1, then stops."""
+    calls = {"n": 0}
+
+    def due(unused_timer):
+      calls["n"] += 1
+      if calls["n"] == chunk + 1:
+        raise _Stop()
+      return calls["n"] == chunk
+    with mock.patch.object(ckpt_lib.SaveTimer, "due", due):
+      with self.assertRaises(_Stop):
+        train.train("test", DROPOUT, self.data, self._options(self.run_dir))
+    state_path = os.path.join(self.run_dir, "train_state.json")
+    with open(state_path) as f:
+      self.assertEqual(json.load(f)["position"]["step"], chunk)
+    return state_path
+
+  def test_a_position_past_the_end_of_a_shorter_training_file_is_refused(
+      self):
+    # Resumed on a shorter ptb.train.txt of the same vocabulary, the run
+    # used to record epoch 1 as finished without running a chunk.
+    self._stop_in_epoch_1_after_a_save_at_chunk(60)  # Epochs: 77 chunks.
+    shorter = write_tiny_corpus(self.create_tempdir("short").full_path,
+                                repeats=(120, 8, 8))
+    with self.assertRaisesRegex(UserError, r"model\.ckpt-60: the run stopped "
+                                r"at chunk 60 of an epoch, but an epoch of "
+                                r"this ptb.train.txt has \d+ chunks"):
+      train.train("test", DROPOUT, shorter, self._options(self.run_dir))
+
+  def test_a_hand_edited_position_is_refused(self):
+    state_path = self._stop_in_epoch_1_after_a_save_at_chunk(10)
+    with open(state_path) as f:
+      good = json.load(f)
+    for field, value in (("iters", 0), ("costs", float("nan")),
+                         ("costs", -1.0), ("step", -5)):
+      with open(state_path, "w") as f:
+        json.dump(dict(good, position=dict(good["position"], **{
+            field: value})), f)
+      with self.subTest(field=field, value=value):
+        with self.assertRaisesRegex(UserError, "malformed mid-epoch position"):
+          train.train("test", DROPOUT, self.data, self._options(self.run_dir))
+
   def test_resume_refuses_another_seed(self):
     cfg = dataclasses.replace(DROPOUT, max_max_epoch=1)
     train.train("test", cfg, self.data, self._options(self.run_dir))
