@@ -78,6 +78,7 @@ from common.convert import keras_lstm_from_tf1, tf1_lstm_from_keras  # pylint: d
 from common.errors import UserError  # pylint: disable=wrong-import-position
 from common.tf_compat import tf1  # pylint: disable=wrong-import-position
 from ptb import configs  # pylint: disable=wrong-import-position
+from ptb import run_state  # pylint: disable=wrong-import-position
 from ptb import model_tf2  # pylint: disable=wrong-import-position
 
 # TF1 names.
@@ -422,9 +423,12 @@ def convert(source: str, from_format: str, to_format: str, out: str) -> str:
   prefix, fmt, weights = read_weights(source)
   common_convert.check_source_format(prefix, fmt, from_format)
 
+  vocab = (run_state.saved_near(prefix) or {}).get("vocab")
+
   def write(directory: str) -> str:
     written = _WRITERS[to_format](weights, directory)
     common_convert.copy_config(prefix, directory)
+    run_state.write_vocab(vocab, directory)  # check_vocab reads it.
     return written
   result = common_convert.write_new_directory(out, write)
   logging.info("Read %s (%s, %d layers, hidden_size=%d, vocab_size=%d); "

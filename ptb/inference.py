@@ -261,7 +261,7 @@ def open_model(checkpoint: str, model_name: str, vocab: Vocabulary,
   """The :class:`LanguageModel` of ``checkpoint``, with its saved config
   (else the preset ``model_name``), checked against ``vocab``."""
   _, config = resolve_config(checkpoint, model_name, name_given)
-  run_state.check_vocab(ckpt_lib.state_near(checkpoint), vocab, checkpoint)
+  run_state.check_vocab(run_state.saved_near(checkpoint), vocab, checkpoint)
   check_vocabulary(vocab, config)
   return LanguageModel(config, checkpoint)
 

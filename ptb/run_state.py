@@ -14,6 +14,8 @@ take any mode's or the original tutorial's checkpoints.
 """
 
 import dataclasses
+import json
+import os
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from absl import logging
@@ -133,6 +135,36 @@ def check_vocab(saved: Optional[Dict[str, Any]], data: reader.PTBData,
                         ours["size"], ours["sha256_16"]))
 
 
+# A converted checkpoint's directory holds no train_state.json (it is
+# adopted, training from epoch 1), only the vocabulary record of its source.
+VOCAB_FILE = "vocab.json"
+
+
+def saved_near(checkpoint: str) -> Optional[Dict[str, Any]]:
+  """What :func:`check_vocab` reads for ``checkpoint`` (a run directory or
+  a prefix): its run's ``train_state.json``, else the ``vocab.json`` of a
+  converted checkpoint as ``{"vocab": ...}``, else None (a tutorial's)."""
+  state = ckpt_lib.state_near(checkpoint)
+  if state is not None:
+    return state
+  directory = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(
+      checkpoint)
+  path = os.path.join(directory or ".", VOCAB_FILE)
+  if not os.path.isfile(path):
+    return None
+  try:
+    with open(path) as f:
+      return {"vocab": json.load(f)}
+  except (OSError, ValueError) as e:
+    raise UserError("cannot read %s: %s" % (path, e)) from e
+
+
+def write_vocab(vocab: Optional[Dict[str, Any]], directory: str) -> None:
+  """Writes :data:`VOCAB_FILE` into ``directory`` (nothing for None)."""
+  if vocab is not None:
+    ckpt_lib.atomic_write_json(os.path.join(directory, VOCAB_FILE), vocab)
+
+
 def saved_run_state(save_path: Optional[str], data: reader.PTBData
                     ) -> Optional[Dict[str, Any]]:
   """The state saved in run directory ``save_path`` (None: no run there
@@ -146,6 +178,8 @@ def saved_run_state(save_path: Optional[str], data: reader.PTBData
   saved = ckpt_lib.saved_state(save_path, STATE_TYPES)
   if saved is not None:
     check_vocab(saved, data, save_path)
+  elif os.path.isfile(os.path.join(save_path, VOCAB_FILE)):
+    check_vocab(saved_near(save_path), data, save_path)  # To be adopted.
   return saved
 
 

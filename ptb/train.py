@@ -404,7 +404,7 @@ def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
     ``{"valid": ppl, "test": ppl}``.
   """
   data = load_data(config, data_path)
-  run_state.check_vocab(ckpt_lib.state_near(checkpoint), data, checkpoint)
+  run_state.check_vocab(run_state.saved_near(checkpoint), data, checkpoint)
   run = _build(config, options, options.seed)
   with run.graph.as_default(), run.session as session:
     path, naming = run_state.restore_model_weights(session, checkpoint)

@@ -345,7 +345,7 @@ def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
   """
   configure(options)
   data = train_lib.load_data(config, data_path)
-  run_state.check_vocab(ckpt_lib.state_near(checkpoint), data, checkpoint)
+  run_state.check_vocab(run_state.saved_near(checkpoint), data, checkpoint)
   model = model_tf2.build_model(config, seed=options.seed)
   prefix, fmt, weights = convert_lib.read_weights(checkpoint)
   weights.check_fits(config, prefix)

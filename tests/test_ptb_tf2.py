@@ -31,6 +31,7 @@ from ptb import convert_checkpoint as cc
 from ptb import model as model_lib
 from ptb import model_tf2
 from ptb import reader
+from ptb import run_state
 from ptb import train
 from ptb import train_tf2
 from tests import testutil
@@ -399,6 +400,36 @@ class ConvertTest(absltest.TestCase):
                                                    "*.index"))),
                      [os.path.join(self._path("b"), "model.ckpt-%d.index" % s)
                       for s in (5, 7, 8)])
+
+  def test_conversion_keeps_the_vocabulary_record(self):
+    # The converted directory has no train_state.json (it is adopted, from
+    # epoch 1); it lost the vocabulary check with it: another corpus's data
+    # was evaluated and sampled without a word.
+    _tf1_checkpoint(self._path("run"), TINY)
+    vocab = {"size": TINY.vocab_size, "sha256_16": "0123456789abcdef"}
+    ckpt_lib.atomic_write_json(
+        self._path("run/train_state.json"),
+        {"checkpoint": "model.ckpt-5", "epoch": 1, "vocab": vocab})
+    cc.convert(self._path("run"), "tf1", "tf2", self._path("b"))
+    cc.convert(self._path("b"), "tf2", "tf1", self._path("c"))
+    data = reader.load(write_tiny_corpus(self.create_tempdir().full_path))
+    for converted in ("b", "c"):
+      with open(self._path(converted + "/vocab.json")) as f:
+        self.assertEqual(json.load(f), vocab)
+      self.assertFalse(os.path.exists(self._path(converted +
+                                                 "/train_state.json")))
+      self.assertEqual(run_state.saved_near(self._path(converted)),
+                       {"vocab": vocab})
+      with self.assertRaisesRegex(UserError, "trained on another vocabulary"):
+        run_state.check_vocab(run_state.saved_near(self._path(converted)),
+                              data, converted)
+      # Adopted as a run directory for training: refused the same way.
+      with self.assertRaisesRegex(UserError, "trained on another vocabulary"):
+        run_state.saved_run_state(self._path(converted), data)
+    # A source without a vocabulary record (a tutorial's) gives none.
+    _tf1_checkpoint(self._path("tutorial"), TINY)
+    cc.convert(self._path("tutorial"), "tf1", "tf2", self._path("d"))
+    self.assertFalse(os.path.exists(self._path("d/vocab.json")))
 
   def test_round_trip_tf2_tf1_tf2(self):
     model = model_tf2.build_model(TINY, seed=3)
