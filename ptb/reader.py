@@ -109,10 +109,19 @@ def file_to_word_ids(filename: str, word_to_id: Dict[str, int],
   """Ids of the words of ``filename`` that are in the vocabulary.
 
   Like the tutorial, out-of-vocabulary words are dropped (PTB has none: its
-  rare words are already ``<unk>``).
+  rare words are already ``<unk>``); unlike it, a warning says how many, as
+  their perplexity is not measured.
   """
-  return [word_to_id[w] for w in read_words(filename, spaced_eos)
-          if w in word_to_id]
+  words = read_words(filename, spaced_eos)
+  ids = [word_to_id[w] for w in words if w in word_to_id]
+  if len(ids) < len(words):
+    dropped = collections.Counter(w for w in words if w not in word_to_id)
+    logging.warning(
+        "%s: %d of %d words are not in the training vocabulary and are "
+        "dropped, as the tutorial drops them (most common: %s)", filename,
+        len(words) - len(ids), len(words), ", ".join(
+            w for w, _ in dropped.most_common(5)))
+  return ids
 
 
 def vocab_fingerprint(word_to_id: Dict[str, int]) -> str:

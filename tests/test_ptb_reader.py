@@ -98,10 +98,14 @@ class WordsAndVocabTest(absltest.TestCase):
     self.assertEqual(reader.build_vocab(path),
                      {"b": 0, "<eos>": 1, "c": 2, "a": 3})
 
-  def test_word_ids_drop_unknown_words(self):
-    path = _write(self.dir, "a.txt", b"a b zz \n")
-    self.assertEqual(reader.file_to_word_ids(path, {"a": 0, "b": 1,
-                                                    "<eos>": 2}), [0, 1, 2])
+  def test_word_ids_drop_unknown_words_and_say_how_many(self):
+    path = _write(self.dir, "a.txt", b"a b zz \n yy zz \n")
+    with self.assertLogs(level="WARNING") as logs:
+      ids = reader.file_to_word_ids(path, {"a": 0, "b": 1, "<eos>": 2})
+    self.assertEqual(ids, [0, 1, 2, 2])
+    self.assertRegex(logs.output[0], r"a\.txt: 3 of 7 words are not in the "
+                     r"training vocabulary and are dropped, .*\(most common: "
+                     r"zz, yy\)")
 
   def test_non_utf8_is_a_clear_error(self):
     path = _write(self.dir, "a.txt", b"ok \xff\xfe bad\n")
@@ -136,6 +140,8 @@ class RealDataTest(absltest.TestCase):
         os.path.join(testutil.data_dir("ptb"), "ptb.train.txt"))
     self.assertEqual(word_to_id["the"], 0)
     self.assertEqual(word_to_id["<unk>"], 1)
+    with self.assertNoLogs(level="WARNING"):  # PTB drops no word.
+      reader.load(testutil.data_dir("ptb"))
 
   def test_both_eos_forms_give_the_same_tokens_on_ptb(self):
     # Every PTB line ends in a space, so the tutorial's form is safe there.
