@@ -350,9 +350,25 @@ def _read_archive(path: str) -> Dict[str, List[Review]]:
         data = tar.extractfile(member).read()
         reviews[split].append(_review(label_name, file_name, data,
                                       "%s:%s" % (path, member.name)))
+      _check_end_of_archive(tar, path)
   except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
     raise UserError("cannot read archive %s: %s" % (path, e)) from e
   return reviews
+
+
+def _check_end_of_archive(tar: tarfile.TarFile, path: str) -> None:
+  """UserError unless the members ended at tar's end-of-archive block.
+
+  ``tarfile`` takes a file cut between two members for a complete archive
+  (a gzip stream's own checks catch a cut .tar.gz, not a .tar cut before it
+  was compressed): the reviews after the cut would be silently missing.
+  Having read the last header, ``tarfile`` stands a block past the last
+  member's data if that header was the zero block, at it if the file ended.
+  """
+  if tar.fileobj.tell() < tar.offset + tarfile.BLOCKSIZE:
+    raise UserError("archive %s ends without tar's end-of-archive block "
+                    "after %d bytes: it is truncated; download or copy it "
+                    "again" % (path, tar.offset))
 
 
 def _check_folders_present(reviews: Dict[str, List[Review]],

@@ -1,8 +1,11 @@
 """Tests for imdb/reader.py: tokens, Keras ids, padding, reading, cache, splits."""
 
 import collections
+import gzip
+import io
 import os
 import shutil
+import tarfile
 import tempfile
 from unittest import mock
 
@@ -235,6 +238,29 @@ class BadInputTest(parameterized.TestCase):
       reader.load_corpus(root)
     with self.assertRaisesRegex(UserError, "does not exist"):
       reader.load_corpus(os.path.join(root, "nope"))
+
+  def test_archive_cut_between_two_members_is_refused(self):
+    # tarfile reads such a file as a complete, shorter archive: training
+    # went on, silently, with the reviews before the cut.
+    tmp = self.create_tempdir().full_path
+    packed = imdb_fixtures.write_archive(os.path.join(tmp, "a.tar.gz"))
+    with gzip.open(packed) as f:
+      whole = f.read()
+    with tarfile.open(fileobj=io.BytesIO(whole)) as tar:
+      member = tar.getmembers()[5]
+      cut = member.offset_data + -(-member.size // 512) * 512
+    for name, opener in (("cut.tar", open), ("cut.tar.gz", gzip.open)):
+      path = os.path.join(tmp, name)
+      with opener(path, "wb") as f:
+        f.write(whole[:cut])
+      with self.assertRaisesRegex(UserError, r"ends without tar's "
+                                  r"end-of-archive block after %d bytes: it "
+                                  r"is truncated" % cut):
+        reader.load_corpus(path)
+    plain = os.path.join(tmp, "whole.tar")
+    with open(plain, "wb") as f:
+      f.write(whole)
+    _corpora_equal(self, reader.load_corpus(plain), reader.load_corpus(packed))
 
   def test_corrupt_archive(self):
     path = os.path.join(self.create_tempdir().full_path, "x.tar.gz")
