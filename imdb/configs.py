@@ -17,6 +17,7 @@ test set, which this port does not do (the test set is used once, at the end).
 import dataclasses
 
 from common import config as config_lib
+from common import memory
 from common.compare import Reference
 from common.errors import UserError
 from imdb import reader
@@ -83,6 +84,33 @@ SEED000 = IMDBConfig(
     hidden_size=64, dropout=0.5, optimizer="adam", learning_rate=1e-3,
     batch_size=128, max_epochs=4, validation_split=0.0, patience=0,
     padding="pre", truncating="pre", seed=22)
+
+_REVIEWS = 50000  # Train + test reviews, padded to maxlen int32 ids each.
+
+
+def estimate_memory_bytes(config: IMDBConfig) -> int:
+  """Rough peak memory of training ``config``: the padded reviews, the
+  weights with their gradients and optimizer slots (x4), plus a step's
+  embeddings and cell activations."""
+  h, e = config.hidden_size, config.embed_size
+  gates = 4 if config.cell == "lstm" else 3
+  params = (config.num_words * e + config.num_layers * gates * h *
+            (max(e, h) + h + 1) + h + 1)
+  activations = config.batch_size * config.maxlen * (
+      e + 3 * gates * h * config.num_layers)
+  return (memory.training_bytes(params, 4, activations)
+          + 4 * _REVIEWS * config.maxlen)
+
+
+def check_fits_in_memory(config: IMDBConfig) -> None:
+  """UserError when :func:`estimate_memory_bytes` exceeds the memory this
+  machine has available (:func:`common.memory.check_fits`)."""
+  memory.check_fits(
+      estimate_memory_bytes(config), "this config",
+      "num_words=%d, maxlen=%d, embed_size=%d, hidden_size=%d" % (
+          config.num_words, config.maxlen, config.embed_size,
+          config.hidden_size), "use a smaller model or maxlen")
+
 
 CONFIGS = config_lib.Registry("config", {
     "seed000": SEED000,

@@ -153,8 +153,10 @@ def main(argv):
         checkpoint, configs.IMDBConfig, "config", name, config, _overrides(),
         name_given=_CONFIG.present)
     name = saved_name or name
+    configs.check_fits_in_memory(config)
     train.evaluate(name, config, data_path, checkpoint, options)
   else:
+    configs.check_fits_in_memory(config)
     train.train(name, config, data_path, options)
 
 

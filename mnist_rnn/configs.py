@@ -36,6 +36,7 @@ import dataclasses
 from typing import List
 
 from common import config as config_lib
+from common import memory
 from common.compare import Reference
 from common.errors import UserError
 
@@ -193,6 +194,31 @@ def references(config: MnistRnnConfig) -> List[Reference]:
   # The label is kept as the committed run records wrote it.
   return [Reference("issue #3 target, test acc. %",
                     {"test": config.target_accuracy})]
+
+
+_ROWS = _COLS = 28  # Image rows (time steps) and columns (inputs a step).
+
+
+def estimate_memory_bytes(config: MnistRnnConfig) -> int:
+  """Rough peak memory of training ``config``: the weights with their
+  gradients and Adam's two slots (x4), plus a step's cell activations."""
+  h, gates = config.hidden_size, 4 if config.cell == "lstm" else 3
+  directions = 2 if config.model == "bidirectional" else 1
+  per_layer = gates * h * (max(_COLS, directions * h) + h + 1)
+  params = directions * config.num_layers * per_layer + directions * h * 10
+  activations = (config.batch_size * _ROWS * directions * config.num_layers
+                 * 3 * gates * h)
+  return memory.training_bytes(params, 4, activations)
+
+
+def check_fits_in_memory(config: MnistRnnConfig) -> None:
+  """UserError when :func:`estimate_memory_bytes` exceeds the memory this
+  machine has available (:func:`common.memory.check_fits`)."""
+  memory.check_fits(
+      estimate_memory_bytes(config), "this config",
+      "hidden_size=%d, num_layers=%d, batch_size=%d" % (
+          config.hidden_size, config.num_layers, config.batch_size),
+      "use a smaller model or batch")
 
 
 def get_config(model: str, name: str) -> MnistRnnConfig:

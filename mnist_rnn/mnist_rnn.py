@@ -175,6 +175,7 @@ def options_from_flags() -> train.RunOptions:
 def main(argv):
   del argv  # Extra arguments are refused by common.app.run.
   config = config_from_flags()  # Validates the flags even for --eval_only.
+  configs.check_fits_in_memory(config)
   options = options_from_flags()
   checkpoint = _CHECKPOINT.value or _SAVE_PATH.value
   if _EVAL_ONLY.value and not checkpoint:

@@ -54,13 +54,6 @@ def eval_config(config: PTBConfig) -> PTBConfig:
   return dataclasses.replace(config, batch_size=1, num_steps=1)
 
 
-# Memory model of a training run, in float32 values (checked before any
-# graph or run directory exists). Measured: small 673 MB and medium 1,535 MB
-# peak RSS, about 4x the values below plus TensorFlow's ~400 MB.
-_BYTES_PER_VALUE = 4
-_TF_BASE_BYTES = 400 * 2**20
-
-
 def estimate_memory_bytes(config: PTBConfig) -> int:
   """Rough peak memory of training ``config``: weights, gradients and the
   SGD update (x3), plus logits and LSTM activations kept for backprop."""
@@ -68,7 +61,7 @@ def estimate_memory_bytes(config: PTBConfig) -> int:
   params = 2 * v * h + v + layers * (8 * h * h + 4 * h)
   words = config.batch_size * config.num_steps
   activations = words * (3 * v + 12 * h * layers)
-  return int(_TF_BASE_BYTES + 4 * _BYTES_PER_VALUE * (3 * params + activations))
+  return memory.training_bytes(params, 3, activations)  # SGD.
 
 
 def check_fits_in_memory(config: PTBConfig) -> None:

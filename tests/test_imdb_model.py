@@ -346,6 +346,16 @@ class OptimizerTest(absltest.TestCase):
 
 class ConfigTest(parameterized.TestCase):
 
+  def test_memory_estimate_passes_the_presets_and_stops_the_absurd(self):
+    for name in configs.CONFIGS.names:
+      config = configs.CONFIGS.get(name)
+      self.assertBetween(configs.estimate_memory_bytes(config), 4e8, 2e9)
+      configs.check_fits_in_memory(config)
+    for field in ("maxlen", "embed_size", "num_words"):
+      with self.assertRaisesRegex(UserError, r"^this config needs about"):
+        configs.check_fits_in_memory(dataclasses.replace(
+            configs.CONFIGS.get("test"), **{field: 10**10}))
+
   @parameterized.named_parameters(
       ("dropout", dict(dropout=1.0), "dropout must be in"),
       ("split", dict(validation_split=1.0), "validation_split must be in"),

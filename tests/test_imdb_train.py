@@ -292,6 +292,9 @@ class CliTest(parameterized.TestCase):
       # tarfile's message has one line per method it tried: folded into one.
       ("not_an_archive", ["--config=test", "--data_path={tmp}/junk.tar.gz"],
        "cannot read archive"),
+      # Was numpy's "Unable to allocate 8.73 TiB" traceback.
+      ("too_big", ["--config=test", "--maxlen=100000000000"],
+       "this config needs about"),
   )
   def test_one_line_errors(self, args, needle):
     tmp = self.create_tempdir().full_path

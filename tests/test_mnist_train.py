@@ -309,6 +309,16 @@ class TrainTest(parameterized.TestCase):
 
 class ConfigTest(parameterized.TestCase):
 
+  def test_memory_estimate_passes_the_presets_and_stops_the_absurd(self):
+    for model in configs.MODELS:
+      for name in ("small", "medium", "large", "test"):
+        config = configs.get_config(model, name)
+        self.assertBetween(configs.estimate_memory_bytes(config), 4e8, 2e9)
+        configs.check_fits_in_memory(config)
+    with self.assertRaisesRegex(UserError, r"^this config needs about \d+"):
+      configs.check_fits_in_memory(dataclasses.replace(
+          configs.get_config("stacked", "test"), hidden_size=10**6))
+
   def test_small_is_the_seed(self):
     stacked = configs.get_config("stacked", "small")
     self.assertEqual((stacked.num_layers, stacked.hidden_size,
@@ -412,6 +422,11 @@ class CliTest(parameterized.TestCase):
     # Other bad values raise the same UserError in-process (ConfigTest).
     result = self.run_script("--model=bidirectional", "--keep_prob=1.5")
     testutil.assert_one_line_error(self, result, "keep_prob must be in (0, 1]")
+
+  def test_a_config_too_big_for_memory_is_one_line(self):
+    # Was a TensorFlow traceback ("Cannot parse tensor from proto").
+    result = self.run_script("--hidden_size=100000")
+    testutil.assert_one_line_error(self, result, "this config needs about")
 
   @parameterized.parameters(
       ("--model=cnn", "stacked|bidirectional"),
