@@ -99,6 +99,33 @@ def read_tensor(reader, name: str):
                     ) from e
 
 
+def refuse_other_api(save_path: Optional[str], api: str,
+                     converter: str) -> None:
+  """UserError if run directory ``save_path`` holds checkpoints of the API
+  other than ``api`` (its saved state's, else its latest): the other API
+  cannot restore them, and a TF2 CheckpointManager would rotate a TF1
+  Saver's checkpoints out (and the other way round).
+
+  Args:
+    save_path: the run directory (None or missing: nothing to check).
+    api: ``"tf1"`` or ``"tf2"``, the API about to train there.
+    converter: the workload's converter module, for the message.
+  """
+  if not save_path or not os.path.isdir(save_path):
+    return
+  try:
+    prefix = ckpt_lib.find_checkpoint(save_path)
+  except UserError:
+    return  # No checkpoint yet.
+  fmt = format_of(open_checkpoint(prefix)[1])
+  if fmt != api:
+    raise UserError(
+        "%s holds %s checkpoints; train it with --api=%s, or convert its "
+        "last checkpoint (python -m %s --from=%s --to=%s %s NEW_DIR) and use "
+        "that" % (save_path, FORMAT_NAMES[fmt], fmt, converter, fmt, api,
+                  save_path))
+
+
 def object_graph(reader) -> trackable_object_graph_pb2.TrackableObjectGraph:
   """The object graph a TF2 checkpoint was saved with (node 0: the root)."""
   graph = trackable_object_graph_pb2.TrackableObjectGraph()

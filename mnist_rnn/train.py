@@ -41,6 +41,7 @@ import numpy as np
 from common import checkpoint as ckpt_lib
 from common import compare
 from common import config as config_lib
+from common import convert as common_convert
 from common import preemption
 from common import session as session_lib
 from common import variables
@@ -404,6 +405,8 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
   config_dict = config_lib.to_dict(config)
   logging.info("MNIST RNN config: %s", json.dumps(config_dict, sort_keys=True))
   logging.info("options: %s", options)
+  common_convert.refuse_other_api(options.save_path, "tf1",
+                                  "mnist_rnn.convert_checkpoint")
   state = (ckpt_lib.saved_state(options.save_path, STATE_TYPES)
            if options.save_path else None)
   seed = session_lib.resolve_seed(options.seed, state)

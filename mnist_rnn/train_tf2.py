@@ -41,7 +41,6 @@ in_format`).
 
 import dataclasses
 import json
-import os
 from typing import Any, Dict, Optional, Tuple
 
 from absl import logging
@@ -49,6 +48,7 @@ import keras
 
 from common import checkpoint as ckpt_lib
 from common import config as config_lib
+from common import convert as common_convert
 from common import session as session_lib
 from common.errors import UserError
 from common.metrics import MetricsLog
@@ -107,17 +107,9 @@ def _saved_state(save_path: Optional[str]) -> Optional[Dict[str, Any]]:
   """
   if not save_path:
     return None
-  state = ckpt_lib.saved_state(save_path, train_tf1.STATE_TYPES)
-  if state is not None:
-    prefix = os.path.join(save_path, state["checkpoint"])
-    if convert_lib.checkpoint_format(prefix) != convert_lib.TF2:
-      raise UserError(
-          "%s holds a --api=tf1 run (%s is a %s checkpoint); resume it with "
-          "--api=tf1, or convert it: python -m mnist_rnn.convert_checkpoint "
-          "--from=tf1 --to=tf2 %s NEW_DIR" % (
-              save_path, prefix, convert_lib.FORMAT_NAMES[convert_lib.TF1],
-              save_path))
-  return state
+  common_convert.refuse_other_api(save_path, "tf2",
+                                  "mnist_rnn.convert_checkpoint")
+  return ckpt_lib.saved_state(save_path, train_tf1.STATE_TYPES)
 
 
 class _Trainer(train_tf1._Trainer):  # pylint: disable=protected-access

@@ -26,6 +26,7 @@ import numpy as np
 from common import checkpoint as ckpt_lib
 from common import compare
 from common import config as config_lib
+from common import convert as common_convert
 from common import preemption
 from common import session as session_lib
 from common.errors import UserError, check_finite_loss
@@ -340,6 +341,8 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   logging.info("PTB config %s: %s", model_name, config_dict)
   logging.info("Run options: %s", dataclasses.asdict(options))
   configs.check_fits_in_memory(config)
+  common_convert.refuse_other_api(options.save_path, "tf1",
+                                  "ptb.convert_checkpoint")
   saved = run_state.saved_run_state(options.save_path, data)
   seed = session_lib.resolve_seed(options.seed, saved)
   run = _build(config, options, seed)

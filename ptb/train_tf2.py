@@ -36,7 +36,6 @@ based); a TF1 one is refused for training (convert it with
 """
 
 import functools
-import os
 from typing import Any, Callable, Dict, Optional
 
 from absl import logging
@@ -243,20 +242,6 @@ def configure(options: RunOptions) -> None:
                               options.inter_op_threads)
 
 
-def _refuse_tf1_run_dir(save_path: str) -> None:
-  """A TF1 run (or tutorial) directory is not trained on by TF2: its
-  checkpoints would be mixed with (and rotated out by) TF2 ones."""
-  latest = tf.train.latest_checkpoint(save_path) if os.path.isdir(
-      save_path) else None
-  if latest is not None and convert_lib.checkpoint_format(
-      latest) != convert_lib.TF2:
-    raise UserError(
-        "%s holds %s checkpoints; train it with --api=tf1, or convert its "
-        "last checkpoint (python -m ptb.convert_checkpoint --from=tf1 "
-        "--to=tf2 %s NEW_DIR) and evaluate that" % (
-            save_path, convert_lib.FORMAT_NAMES[convert_lib.TF1], save_path))
-
-
 def _adopt_checkpoint(model, optimizer, save_path: str) -> None:
   """A TF2 directory with checkpoints but no ``train_state.json`` (e.g. one
   written by ``ptb.convert_checkpoint``): its weights and global step, and
@@ -282,8 +267,8 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   config_dict = dict(config_lib.to_dict(config), model=model_name)
   logging.info("PTB config %s (--api=tf2): %s", model_name, config_dict)
   configs.check_fits_in_memory(config)
-  if options.save_path:
-    _refuse_tf1_run_dir(options.save_path)
+  common_convert.refuse_other_api(options.save_path, "tf2",
+                                  "ptb.convert_checkpoint")
   saved = run_state.saved_run_state(options.save_path, data)
   seed = session_lib.resolve_seed(options.seed, saved)
   session_lib.seed_everything(seed)

@@ -568,9 +568,16 @@ class ConvertTest(parameterized.TestCase):
                              train.RunOptions(seed=2, save_path=out))
     self.assertEqual(record["step"], 5)
     self.assertEqual(record["api"], "tf2")
-    with self.assertRaisesRegex(UserError, "holds a --api=tf1 run"):
+    with self.assertRaisesRegex(UserError, "holds tf1 .* train it with "
+                                "--api=tf1"):
       train_tf2.train(config, small_data(),
                       train.RunOptions(save_path=tf1_run))
+    # And the other way: the TF1 trainer named the 15 variables it missed.
+    with self.assertRaisesRegex(UserError, "holds tf2 .* train it with "
+                                "--api=tf2, or convert its last checkpoint "
+                                r"\(python -m mnist_rnn.convert_checkpoint "
+                                "--from=tf2 --to=tf1"):
+      train.train(config, small_data(), train.RunOptions(save_path=out))
 
   def test_bad_input_in_process(self):
     root = self.create_tempdir().full_path

@@ -616,6 +616,12 @@ class CommandLineTest(absltest.TestCase):
                                 "--api=tf1"):
       train_tf2.train("test", tf1_cfg, self.data,
                       train.RunOptions(seed=1, save_path=tf1_dir))
+    with self.assertRaisesRegex(UserError, "holds tf2 .* train it with "
+                                "--api=tf2, or convert its last checkpoint "
+                                r"\(python -m ptb.convert_checkpoint "
+                                "--from=tf2 --to=tf1"):
+      train.train("test", cfg, self.data,
+                  train.RunOptions(seed=1, save_path=run_dir))
 
 
 class TrainTF2Test(absltest.TestCase):
