@@ -25,7 +25,9 @@ Perplexities (train / valid / test):
 
 The measured row is ``docs/results/ptb_small`` (13 epochs, ``--seed=1234``);
 medium's run so far (``--seed=1234``, across sessions) is in
-``docs/results/ptb_medium``; large's one epoch in ``docs/results/ptb_large_1epoch``.
+``docs/results/ptb_medium`` (earlier starts: ``ptb_medium_start3``,
+``ptb_medium_start2``); large's one epoch in
+``docs/results/ptb_large_1epoch``.
 
 Every config field can be overridden by the flag of the same name.
 """

@@ -174,6 +174,7 @@ class KillTest(absltest.TestCase):
     super().setUpClass()
     root = tempfile.mkdtemp()
     cls.addClassCleanup(shutil.rmtree, root, ignore_errors=True)
+    os.makedirs(os.path.join(root, "data"))
     cls.data = write_tiny_corpus(os.path.join(root, "data"),
                                  repeats=(4000, 8, 8))
     cls.straight_dir = os.path.join(root, "straight")
@@ -189,7 +190,7 @@ class KillTest(absltest.TestCase):
     fields = dict(vocab_size=20, hidden_size=24, num_layers=2, num_steps=5,
                   batch_size=4, max_grad_norm=5, max_epoch=1, max_max_epoch=2,
                   keep_prob=0.5)
-    return (["--model=test", "--data_path=" + self.data, "--seed=3",
+    return (["--model=test", "--data_path=" + cls.data, "--seed=3",
              "--save_path=" + save_path,
              "--checkpoint_every_secs=%d" % every_secs]
             + ["--%s=%s" % kv for kv in fields.items()])
