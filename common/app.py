@@ -48,13 +48,37 @@ def refuse_flags(names, program: str) -> None:
     raise UserError("%s does not take %s" % (program, ", ".join(given)))
 
 
+_MAY_BE_EMPTY = set()  # String flags for which empty means something.
+
+
+def allow_empty(*names: str) -> None:
+  """Lets string flags ``names`` be given empty (e.g. ``--cache_dir=``:
+  no cache); other string flags whose default is not empty refuse it."""
+  _MAY_BE_EMPTY.update(names)
+
+
 def _parse_flags(argv):
-  """absl's flag parsing, with a bad flag value as one ``error:`` line."""
+  """absl's flag parsing, with a bad flag value as one ``error:`` line.
+
+  A string flag given empty (``--save_path=``, usually an unset shell
+  variable) is refused unless empty is its default or means something
+  (:func:`allow_empty`): taken as "not given", it would quietly run without
+  a run directory, sample instead of score, and so on.
+  """
   try:
-    return flags.FLAGS(argv)
+    argv = flags.FLAGS(argv)
   except flags.Error as e:
     _error(e)
     sys.exit(2)
+  empty = sorted("--%s" % name for name in set(flags.FLAGS)
+                 if flags.FLAGS[name].present and flags.FLAGS[name].value == ""
+                 and flags.FLAGS[name].default != ""
+                 and name not in _MAY_BE_EMPTY)
+  if empty:
+    _error("%s given empty (an unset shell variable?); give a value or leave "
+           "the flag out" % ", ".join(empty))
+    sys.exit(2)
+  return argv
 
 
 def run(main, max_args: int = 0):

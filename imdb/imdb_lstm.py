@@ -71,6 +71,7 @@ _CACHE_DIR = flags.DEFINE_string(
     "cache_dir", None, "Cache of tokenized reviews (default: "
     "$XDG_CACHE_HOME/tf1-rnn-tutorials or ~/.cache/tf1-rnn-tutorials; "
     "empty = no cache).")
+app.allow_empty("cache_dir")
 _LOG_EVERY = flags.DEFINE_integer(
     "log_every", 50, "Training steps between progress lines (0 = none).",
     lower_bound=0)

@@ -276,6 +276,8 @@ class CommandLineTest(absltest.TestCase):
         # Finite losses of ~1e29 a word: exp() overflows. Was perplexity inf,
         # saved and reported, exit 0.
         (["--learning_rate=1e5"], "train perplexity overflows (mean loss"),
+        # Was a run with no run directory, as if the flag were left out.
+        (["--save_path="], "--save_path given empty (an unset shell"),
     ]
     results = testutil.run_clis(
         "ptb/ptb_word_lm.py",
