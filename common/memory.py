@@ -41,6 +41,13 @@ def available_bytes() -> Optional[int]:
   return None
 
 
+def check_config_fits(need_bytes: int, config, fields, remedy: str) -> None:
+  """:func:`check_fits` for a workload's ``config``, naming the values of
+  the ``fields`` its estimate grows with."""
+  check_fits(need_bytes, "this config", ", ".join(
+      "%s=%d" % (name, getattr(config, name)) for name in fields), remedy)
+
+
 def check_fits(need_bytes: int, what: str, detail: str, remedy: str) -> None:
   """Refuses ``need_bytes`` above :func:`available_bytes` (unknown = not
   checked).

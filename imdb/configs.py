@@ -105,11 +105,10 @@ def estimate_memory_bytes(config: IMDBConfig) -> int:
 def check_fits_in_memory(config: IMDBConfig) -> None:
   """UserError when :func:`estimate_memory_bytes` exceeds the memory this
   machine has available (:func:`common.memory.check_fits`)."""
-  memory.check_fits(
-      estimate_memory_bytes(config), "this config",
-      "num_words=%d, maxlen=%d, embed_size=%d, hidden_size=%d" % (
-          config.num_words, config.maxlen, config.embed_size,
-          config.hidden_size), "use a smaller model or maxlen")
+  memory.check_config_fits(
+      estimate_memory_bytes(config), config,
+      ("num_words", "maxlen", "embed_size", "hidden_size"),
+      "use a smaller model or maxlen")
 
 
 CONFIGS = config_lib.Registry("config", {

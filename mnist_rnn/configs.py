@@ -214,10 +214,9 @@ def estimate_memory_bytes(config: MnistRnnConfig) -> int:
 def check_fits_in_memory(config: MnistRnnConfig) -> None:
   """UserError when :func:`estimate_memory_bytes` exceeds the memory this
   machine has available (:func:`common.memory.check_fits`)."""
-  memory.check_fits(
-      estimate_memory_bytes(config), "this config",
-      "hidden_size=%d, num_layers=%d, batch_size=%d" % (
-          config.hidden_size, config.num_layers, config.batch_size),
+  memory.check_config_fits(
+      estimate_memory_bytes(config), config,
+      ("hidden_size", "num_layers", "batch_size"),
       "use a smaller model or batch")
 
 

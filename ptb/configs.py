@@ -67,11 +67,9 @@ def estimate_memory_bytes(config: PTBConfig) -> int:
 def check_fits_in_memory(config: PTBConfig) -> None:
   """UserError when :func:`estimate_memory_bytes` exceeds the memory this
   machine has available (:func:`common.memory.check_fits`)."""
-  memory.check_fits(
-      estimate_memory_bytes(config), "this config",
-      "hidden_size=%d, vocab_size=%d, num_layers=%d" % (
-          config.hidden_size, config.vocab_size, config.num_layers),
-      "use a smaller model")
+  memory.check_config_fits(
+      estimate_memory_bytes(config), config,
+      ("hidden_size", "vocab_size", "num_layers"), "use a smaller model")
 
 
 CONFIGS = config_lib.Registry("model", {

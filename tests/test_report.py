@@ -43,13 +43,18 @@ def _copy_run(src, dst, **config_changes):
     if os.path.exists(os.path.join(src, name)):
       shutil.copy(os.path.join(src, name), dst)
   if config_changes:
-    path = os.path.join(dst, report.METRICS_FILE)
-    with open(path) as f:
-      record = json.load(f)
-    record["config"].update(config_changes)
-    with open(path, "w") as f:
-      json.dump(record, f)
+    _edit_record(dst, lambda record: record["config"].update(config_changes))
   return dst
+
+
+def _edit_record(run_dir, edit):
+  """Rewrites ``run_dir``'s metrics.json after ``edit(record)``."""
+  path = os.path.join(run_dir, report.METRICS_FILE)
+  with open(path) as f:
+    record = json.load(f)
+  edit(record)
+  with open(path, "w") as f:
+    json.dump(record, f)
 
 
 class ReadRealRecordsTest(absltest.TestCase):
@@ -132,14 +137,8 @@ class ReadRealRecordsTest(absltest.TestCase):
     dirs = []
     for machines in ([amd], [xeon]):
       run_dir = self.create_tempdir().full_path
-      for name in (report.METRICS_FILE, "metrics.jsonl"):
-        shutil.copy(os.path.join(PTB_SMALL, name), run_dir)
-      path = os.path.join(run_dir, report.METRICS_FILE)
-      with open(path) as f:
-        record = json.load(f)
-      record["machines"] = machines
-      with open(path, "w") as f:
-        json.dump(record, f)
+      _copy_run(PTB_SMALL, run_dir)
+      _edit_record(run_dir, lambda r, m=machines: r.update(machines=m))
       dirs.append(run_dir)
     run, other = (report.load_run(d) for d in dirs)
     self.assertEqual(run.machines, [amd])
@@ -371,12 +370,7 @@ class ToleranceTest(absltest.TestCase):
   def test_a_number_missing_on_one_side_is_outside(self):
     tmp = self.create_tempdir().full_path
     unfinished = _copy_run(PTB_SMALL, os.path.join(tmp, "r"))
-    path = os.path.join(unfinished, report.METRICS_FILE)
-    with open(path) as f:
-      record = json.load(f)
-    del record["test_perplexity"]
-    with open(path, "w") as f:
-      json.dump(record, f)
+    _edit_record(unfinished, lambda r: r.pop("test_perplexity"))
     out = io.StringIO()
     status = report.report([unfinished], against=PTB_SMALL, tolerance=1.0,
                            plot=False, out=out)
@@ -391,12 +385,7 @@ class ToleranceTest(absltest.TestCase):
     tmp = self.create_tempdir().full_path
     for name, test in (("inf", float("inf")), ("none", None)):
       run = _copy_run(PTB_SMALL, os.path.join(tmp, name))
-      path = os.path.join(run, report.METRICS_FILE)
-      with open(path) as f:
-        record = json.load(f)
-      record["test_perplexity"] = test
-      with open(path, "w") as f:
-        json.dump(record, f)
+      _edit_record(run, lambda r, t=test: r.update(test_perplexity=t))
       out = io.StringIO()
       status = report.report([run], tolerance=50.0, plot=False, out=out)
       self.assertEqual(status, 1, out.getvalue())
