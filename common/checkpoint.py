@@ -215,9 +215,13 @@ class Checkpointer:
     the run was copied from: only this directory's own files are adopted.
     """
     step = _checkpoint_step(os.path.basename(prefix))
+    # Written after the state (a stray later checkpoint from elsewhere, e.g.
+    # a converted one, is older than the state and stays).
+    state_time = os.path.getmtime(os.path.join(self.save_path, STATE_FILE))
     unfinished = sorted(
         name for name in os.listdir(self.save_path)
-        if step is not None and (_checkpoint_step(name) or 0) > step)
+        if step is not None and (_checkpoint_step(name) or 0) > step
+        and os.path.getmtime(os.path.join(self.save_path, name)) >= state_time)
     if unfinished:
       logging.warning("Deleting %s: written after %s by a save that did not "
                       "finish", ", ".join(unfinished), prefix)
@@ -250,6 +254,8 @@ class Checkpointer:
       UserError: the disk is full or the directory unwritable; the message
         names the last good checkpoint, which is left intact.
     """
+    pointer = os.path.join(self.save_path, "checkpoint")  # TF's own file.
+    pointed = _read_bytes(pointer)
     try:
       path = self._saver.save(
           session, os.path.join(self.save_path, CKPT_PREFIX),
@@ -260,10 +266,11 @@ class Checkpointer:
       raise UserError("cannot write a checkpoint under %s (%s); %s" % (
           self.save_path, _save_failure(e), self._last_good())) from e
     bad = _non_finite_tensors(path)
-    if bad:  # Diverged: no state names it, and its files go.
+    if bad:  # Diverged: no state names it; its files go, TF's pointer back.
       for name in os.listdir(self.save_path):
         if _checkpoint_step(name) == _checkpoint_step(os.path.basename(path)):
           _remove(os.path.join(self.save_path, name))
+      _restore_bytes(pointer, pointed)
       raise UserError(
           "the weights at step %d are not finite (%s): the model diverged "
           "(try a lower --learning_rate or --max_grad_norm); not saved, %s"
@@ -354,15 +361,39 @@ def _checkpoint_step(name: str) -> Optional[int]:
   return int(match.group(1)) if match else None
 
 
+def _read_bytes(path: str) -> Optional[bytes]:
+  """The file's bytes, or None if there is none."""
+  try:
+    with open(path, "rb") as f:
+      return f.read()
+  except FileNotFoundError:
+    return None
+
+
+def _restore_bytes(path: str, data: Optional[bytes]) -> None:
+  """Puts back what :func:`_read_bytes` read (None: no file)."""
+  if data is None:
+    if os.path.exists(path):
+      os.remove(path)
+    return
+  with open(path + ".tmp", "wb") as f:
+    f.write(data)
+  os.replace(path + ".tmp", path)
+
+
 def _non_finite_tensors(prefix: str) -> List[str]:
   """The floating-point tensors of checkpoint ``prefix`` holding a NaN or an
   infinity (read back from the files just written: the page cache's copy,
   a fraction of a second for PTB medium's 80 MB)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  reader = tf.train.load_checkpoint(prefix)
-  return sorted(
-      name for name, dtype in reader.get_variable_to_dtype_map().items()
-      if dtype.is_floating and not np.isfinite(reader.get_tensor(name)).all())
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    return sorted(
+        name for name, dtype in reader.get_variable_to_dtype_map().items()
+        if dtype.is_floating and not np.isfinite(reader.get_tensor(name)).all())
+  except (tf.errors.OpError, IndexError, ValueError) as e:
+    raise UserError("cannot read back the checkpoint just written, %s: %s"
+                    % (prefix, _first_line(e))) from e
 
 
 def _remove(path: str) -> None:

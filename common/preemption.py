@@ -72,9 +72,9 @@ def listening(enabled: bool = True):
   try:
     yield
   finally:
-    pending = _requested
-    _listening = _requested = False
-  if pending:  # After the loop's last save point: it saved at the end.
+    _listening = False  # First: a SIGTERM from here on stops at once.
+    pending, _requested = _requested, False
+  if pending:  # Came after the block's last save point, which saved.
     raise Stopped(NOTHING_SAVED % "SIGTERM")
 
 

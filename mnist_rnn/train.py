@@ -328,7 +328,7 @@ class _Trainer:
     meter = Throughput(total_steps=max(end - self.step, 0))
     with preemption.listening(self.checkpointer is not None):
       self._steps(end, meter)
-    self.save(meter)
+      self.save(meter)
     return meter
 
   def _steps(self, end: int, meter: Throughput) -> None:

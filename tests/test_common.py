@@ -328,6 +328,35 @@ class CheckpointerTest(absltest.TestCase):
         self.assertEqual(self._index_files(), ["model.ckpt-1.index"])
         self.assertEqual(ckpt.state()["step"], 1)
 
+  def test_a_refused_first_save_leaves_an_adopted_checkpoint_findable(self):
+    # A tutorial's checkpoint (no train_state.json) is adopted by pointer;
+    # the refused save had left TF's pointer naming its deleted files.
+    graph, var, saver = _graph_with_saver()
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      adopted = tf1.train.Saver().save(
+          sess, os.path.join(self.dir, "model.ckpt"), global_step=40)
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {})
+      sess.run(var.assign(float("nan")))
+      with self.assertRaisesRegex(UserError, "no checkpoint was written"):
+        ckpt.save(sess, 41, {})
+    self.assertEqual(tf1.train.latest_checkpoint(self.dir), adopted)
+
+  def test_an_older_stray_later_checkpoint_is_not_taken_for_a_killed_save(
+      self):
+    # E.g. a converted step-5000 checkpoint that a run from step 0 saves
+    # beside: written before the run's state, it is not a killed save.
+    graph, var, saver = _graph_with_saver()
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      tf1.train.Saver().save(sess, os.path.join(self.dir, "model.ckpt"),
+                             global_step=5000)
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {})
+      ckpt.save(sess, 1, {"step": 1})
+      ckpt_lib.Checkpointer(self.dir, tf1.train.Saver(max_to_keep=2),
+                            {}).restore(sess)
+    self.assertIn("model.ckpt-5000.index", self._index_files())
+
   def test_damaged_arrays_file_is_a_clear_error(self):
     graph, var, saver = _graph_with_saver()
     with graph.as_default(), tf1.Session() as sess:
