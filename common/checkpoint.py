@@ -5,7 +5,6 @@ A run directory (``--save_path``) holds::
     save_path/
       config.json            the config the run was started with
       model.ckpt-<step>.*    tf.compat.v1.train.Saver files (max_to_keep kept)
-      checkpoint             TF's own pointer file
       model.ckpt-<step>.arrays.npz   numpy arrays saved with that checkpoint
                              (e.g. the RNN state carried mid-epoch)
       checkpoint             TF's own pointer file
@@ -167,10 +166,11 @@ class Checkpointer:
     except OSError as e:
       raise UserError("cannot create save_path %s: %s" % (save_path, e)) from e
     self._lock = lock_run_dir(save_path)
-    config_path = os.path.join(save_path, CONFIG_FILE)
+    self._config_path = os.path.join(save_path, CONFIG_FILE)
     config = json.loads(json.dumps(config))  # Normalise tuples etc.
+    self._pending_config = config
     if self.state() is not None:  # Only a run with a checkpoint is binding.
-      old = _read_json(config_path)
+      old = _read_json(self._config_path)
       diff = _config_diff({k: v for k, v in old.items()
                            if k not in mutable_fields},
                           {k: v for k, v in config.items()
@@ -179,7 +179,17 @@ class Checkpointer:
         raise UserError(
             "%s holds a run with a different config (%s); use a new "
             "--save_path or the same settings" % (save_path, "; ".join(diff)))
-    atomic_write_json(config_path, config)
+      # A changed mutable field is written with the next save: a resume
+      # refused before then leaves the directory as it found it.
+      if old == config:
+        self._pending_config = None
+    else:
+      self._write_config()
+
+  def _write_config(self) -> None:
+    if self._pending_config is not None:
+      atomic_write_json(self._config_path, self._pending_config)
+      self._pending_config = None
 
   def state(self) -> Optional[Dict[str, Any]]:
     """The progress saved with the last checkpoint, or None for a fresh run."""
@@ -276,6 +286,10 @@ class Checkpointer:
           "(try a lower --learning_rate or --max_grad_norm); not saved, %s"
           % (global_step, ", ".join(bad[:3]) + (", ..." if bad[3:] else ""),
              self._last_good()))
+    try:
+      self._write_config()
+    except UserError as e:
+      raise UserError("%s; %s" % (e, self._last_good())) from e
     atomic_write_json(os.path.join(self.save_path, STATE_FILE),
                       dict(state, checkpoint=os.path.basename(path)))
     self._remove_orphan_arrays()

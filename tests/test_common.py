@@ -130,6 +130,11 @@ class CheckpointerTest(absltest.TestCase):
       state = mutable.restore(sess)
       self.assertEqual(state, {"epoch": 1, "checkpoint": "model.ckpt-5"})
       self.assertEqual(sess.run(var), 3.0)
+      # The changed mutable field is written with the next save, not before:
+      # a resume refused after the restore leaves the directory as it was.
+      self.assertEqual(ckpt_lib.saved_config(self.dir), {"a": 2})
+      mutable.save(sess, 6, {"epoch": 2})
+      self.assertEqual(ckpt_lib.saved_config(self.dir), {"a": 3})
 
   def test_resumed_saver_still_deletes_old_checkpoints(self):
     graph, var, saver = _graph_with_saver()

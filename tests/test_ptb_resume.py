@@ -163,6 +163,8 @@ class MidEpochResumeTest(absltest.TestCase):
     with self.assertRaisesRegex(UserError, "finished 2 epochs"):
       train.train("test", dataclasses.replace(DROPOUT, max_max_epoch=1),
                   self.data, self._options(self.run_dir))
+    # The refused resume left the run's config as it was.
+    self.assertEqual(ckpt_lib.saved_config(self.run_dir)["max_max_epoch"], 2)
 
 
 class KillTest(absltest.TestCase):
