@@ -14,7 +14,7 @@ JSON) and the position's arrays (the checkpoint's ``.arrays.npz``) inside one.
 """
 
 import os
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 from absl import logging
 
@@ -30,7 +30,8 @@ def checkpoint_dir(state: Dict[str, Any]) -> str:
 
 
 def resume_epochs(state: Dict[str, Any], metrics: MetricsLog,
-                  max_epochs: int, flag: str) -> int:
+                  max_epochs: int, flag: str,
+                  fields: Sequence[str] = ()) -> int:
   """The epochs a restored run has finished (= the 0-based epoch to run
   next); puts its saved history into ``metrics``.
 
@@ -39,12 +40,22 @@ def resume_epochs(state: Dict[str, Any], metrics: MetricsLog,
     metrics: the run record, whose epochs become the saved history.
     max_epochs: the epochs the run is now asked for.
     flag: the flag that sets ``max_epochs``, for the message.
+    fields: the numbers each epoch's record holds (the run's summary reads
+      them).
 
   Raises:
     UserError: ``max_epochs`` lowered below the epochs already finished
-      (the weights are those of a later epoch).
+      (the weights are those of a later epoch); a (hand-edited) history
+      entry without its epoch number or one of ``fields``.
   """
   epoch = state["epoch"]
+  for i, record in enumerate(state.get("history", [])):
+    problems = [] if record.get("epoch") == i + 1 else [
+        "epoch is %r" % (record.get("epoch"),)]
+    problems += [k for k in fields if not _is_number(record.get(k))]
+    if problems:
+      raise UserError("%s: malformed history entry %d (%s)" % (
+          checkpoint_dir(state), i + 1, ", ".join(problems)))
   if max_epochs < epoch:
     raise UserError(
         "%s has finished %d epochs; --%s=%d cannot undo them (use "
@@ -53,6 +64,10 @@ def resume_epochs(state: Dict[str, Any], metrics: MetricsLog,
   # The checkpoint's history is the truth (metrics.json may lag it).
   metrics.set_epochs(state.get("history", metrics.record["epochs"]))
   return epoch
+
+
+def _is_number(value: Any) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class EpochBook:

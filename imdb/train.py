@@ -42,6 +42,11 @@ from imdb import configs
 from imdb import model as model_lib
 from imdb import reader
 
+# The numbers each history entry (``_epoch_record``) holds besides its
+# 1-based ``epoch`` (and ``valid_*`` where there is a validation split).
+EPOCH_FIELDS = ("train_loss", "train_accuracy", "train_examples_per_sec",
+                "seconds")
+
 
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
@@ -286,7 +291,8 @@ def _restore(checkpointer: Optional[ckpt_lib.Checkpointer], session,
   state = checkpointer.restore(session) if checkpointer else None
   if not state:
     return {}
-  epoch_book.resume_epochs(state, metrics, config.max_epochs, "max_epochs")
+  epoch_book.resume_epochs(state, metrics, config.max_epochs, "max_epochs",
+                           EPOCH_FIELDS)
   logging.info("Resuming from %s after epoch %d (global step %d)",
                state["checkpoint"], state["epoch"],
                session.run(tf1.train.get_global_step()))

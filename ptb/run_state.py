@@ -33,6 +33,10 @@ from ptb import reader
 # The types train_state.json's fields must have where present.
 STATE_TYPES = {"epoch": int, "history": list, "seed": int,
                "position": dict, "vocab": dict}
+# The numbers each history entry (``train.epoch_record``) holds besides its
+# 1-based ``epoch``.
+EPOCH_FIELDS = ("learning_rate", "train_perplexity", "valid_perplexity",
+                "train_words_per_sec", "seconds")
 
 
 @dataclasses.dataclass
@@ -228,7 +232,7 @@ def resume_point(state: Dict[str, Any], config: configs.PTBConfig,
       (the weights are those of a later epoch), or a malformed position.
   """
   epoch = epoch_book.resume_epochs(state, metrics, config.max_max_epoch,
-                                   "max_max_epoch")
+                                   "max_max_epoch", EPOCH_FIELDS)
   position = None
   if "position" in state:
     saved = state["position"]

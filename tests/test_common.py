@@ -578,6 +578,25 @@ class EpochBookTest(absltest.TestCase):
         r"them \(use --n>=2, or --eval_only to score it\)$"):
       epoch_book.resume_epochs(state, metrics, 1, "n")
 
+  def test_a_hand_edited_history_entry_is_refused(self):
+    # A run's final summary reads the last entry's numbers: an entry that
+    # lacks them crashed there, after the whole run.
+    metrics = metrics_lib.MetricsLog(None, {})
+    good = {"epoch": 1, "loss": 2.5}
+    for entry, needle in (({}, r"\(epoch is None, loss\)"),
+                          (dict(good, epoch=2), r"\(epoch is 2\)"),
+                          ({"epoch": 1}, r"\(loss\)"),
+                          (dict(good, loss="2.5"), r"\(loss\)"),
+                          (dict(good, loss=True), r"\(loss\)")):
+      state = {"checkpoint": "model.ckpt-9", "epoch": 1, "history": [entry]}
+      with self.subTest(entry=entry):
+        with self.assertRaisesRegex(
+            UserError, r"^model\.ckpt-9: malformed history entry 1 " + needle):
+          epoch_book.resume_epochs(state, metrics, 3, "n", ("loss",))
+    state = {"checkpoint": "model.ckpt-9", "epoch": 1, "history": [good]}
+    self.assertEqual(epoch_book.resume_epochs(state, metrics, 3, "n",
+                                              ("loss",)), 1)
+
 
 class CompareAndProgressTest(absltest.TestCase):
 

@@ -166,6 +166,21 @@ class MidEpochResumeTest(absltest.TestCase):
     # The refused resume left the run's config as it was.
     self.assertEqual(ckpt_lib.saved_config(self.run_dir)["max_max_epoch"], 2)
 
+  def test_a_hand_edited_history_is_refused(self):
+    # The finished run's summary reads the last entry's perplexities: an
+    # entry without them crashed there (KeyError).
+    cfg = dataclasses.replace(DROPOUT, max_max_epoch=1)
+    train.train("test", cfg, self.data, self._options(self.run_dir))
+    state_path = os.path.join(self.run_dir, ckpt_lib.STATE_FILE)
+    with open(state_path) as f:
+      state = json.load(f)
+    state["history"] = [{"epoch": 1}]
+    with open(state_path, "w") as f:
+      json.dump(state, f)
+    with self.assertRaisesRegex(UserError, r"model\.ckpt-\d+: malformed "
+                                r"history entry 1 \(learning_rate, "):
+      train.train("test", cfg, self.data, self._options(self.run_dir))
+
 
 class KillTest(absltest.TestCase):
   """The entry script killed (SIGKILL) or stopped (SIGTERM) mid-epoch, then

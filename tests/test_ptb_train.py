@@ -18,6 +18,7 @@ from common.errors import UserError
 from common.tf_compat import tf1
 from ptb import configs
 from ptb import progress
+from ptb import run_state
 from ptb import train
 from tests import testutil
 
@@ -87,6 +88,9 @@ class TrainTest(absltest.TestCase):
     first = train.train("test", short, self.data, self._options())
     self.assertLen(first["epochs"], 2)
     self.assertEqual([e["learning_rate"] for e in first["epochs"]], [1.0, 1.0])
+    # A resume checks the saved history for these fields.
+    self.assertEqual(set(first["epochs"][0]),
+                     {"epoch", *run_state.EPOCH_FIELDS})
     with open(os.path.join(self.run_dir, "train_state.json")) as f:
       state = json.load(f)
     self.assertEqual(state["epoch"], 2)
