@@ -24,6 +24,7 @@ halves of one on-disk format, kept together so that both change together.
 
 import fcntl
 import json
+import math
 import os
 import re
 import shutil
@@ -95,12 +96,12 @@ def _read_state(path: str, required: Sequence[str] = (),
                 types: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
   """Reads ``train_state.json``: ``checkpoint`` (a file name in its
   directory) and ``required`` must be there, each key of ``types`` that is
-  there must be an instance of its type(s), an ``epoch`` not negative, and a
-  ``history`` one object per epoch."""
+  there must be an instance of its type(s) (see :func:`_is_a`), an
+  ``epoch`` not negative, and a ``history`` one object per epoch."""
   state = _read_json(path, required=("checkpoint",) + tuple(required))
   types = dict(types or {}, checkpoint=str)
   wrong = [k for k, t in types.items()
-           if k in state and not isinstance(state[k], t)]
+           if k in state and not _is_a(state[k], t)]
   if not wrong and isinstance(state.get("epoch"), int) and state["epoch"] < 0:
     wrong = ["epoch"]
   history = state.get("history")
@@ -113,6 +114,17 @@ def _read_state(path: str, required: Sequence[str] = (),
     raise UserError("%s is malformed (bad %s)" %
                     (path, ", ".join(wrong) or "checkpoint"))
   return state
+
+
+def _is_a(value: Any, types) -> bool:
+  """``isinstance``, where a bool is no number and a number is finite (a
+  saved state's numbers are; Python's json reads NaN and Infinity)."""
+  types = types if isinstance(types, tuple) else (types,)
+  if isinstance(value, bool) and bool not in types:
+    return False
+  if isinstance(value, float) and not math.isfinite(value):
+    return False
+  return isinstance(value, types)
 
 
 def saved_state(save_path: str, types: Optional[Mapping[str, Any]] = None

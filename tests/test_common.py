@@ -255,7 +255,8 @@ class CheckpointerTest(absltest.TestCase):
     graph, _, saver = _graph_with_saver()
     with graph.as_default():
       ckpt = ckpt_lib.Checkpointer(self.dir, saver, {}, state_fields=("epoch",),
-                                   state_types={"epoch": int})
+                                   state_types={"epoch": int,
+                                                "seconds": (int, float)})
     path = os.path.join(self.dir, ckpt_lib.STATE_FILE)
     for state, needle in (({"checkpoint": "model.ckpt-1"}, "epoch"),
                           ({"checkpoint": 5, "epoch": 1}, "bad checkpoint"),
@@ -269,7 +270,11 @@ class CheckpointerTest(absltest.TestCase):
                           ({"checkpoint": "model.ckpt-1", "epoch": 2,
                             "history": [{}]}, "bad history"),
                           ({"checkpoint": "model.ckpt-1", "epoch": "2"},
-                           "bad epoch")):
+                           "bad epoch"),
+                          ({"checkpoint": "model.ckpt-1", "epoch": True},
+                           "bad epoch"),
+                          ({"checkpoint": "model.ckpt-1", "epoch": 1,
+                            "seconds": float("nan")}, "bad seconds")):
       with open(path, "w") as f:
         json.dump(state, f)
       with self.assertRaisesRegex(UserError, "malformed.*" + needle):
