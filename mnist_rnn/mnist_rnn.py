@@ -157,9 +157,17 @@ def config_from_flags() -> configs.MnistRnnConfig:
 
 def _eval_config(checkpoint: str) -> configs.MnistRnnConfig:
   """The run directory's saved config (with the explicit field flags) if
-  any, else the flags' config."""
-  _, config = ckpt_lib.config_for_checkpoint(checkpoint, configs.MnistRnnConfig, None,
-                                   None, config_from_flags(), _overrides())
+  any, else the flags' config.
+
+  Raises:
+    UserError: an explicit ``--model`` other than the run's.
+  """
+  _, config = ckpt_lib.config_for_checkpoint(
+      checkpoint, configs.MnistRnnConfig, None, None, config_from_flags(),
+      _overrides())
+  if _MODEL.present and config.model != _MODEL.value:
+    raise UserError("%s was trained with --model=%s, not %s"
+                    % (checkpoint, config.model, _MODEL.value))
   return config
 
 

@@ -417,6 +417,10 @@ class CliTest(parameterized.TestCase):
     self.assertIn("issue #3 target", evaluated.stderr)
     self.assertIn("test accuracy %.4f" % record["test_accuracy"],
                   evaluated.stderr)
+    # An explicit --model other than the run's is refused, not ignored.
+    other = self.run_script("--eval_only", *args[1:], "--model=stacked")
+    testutil.assert_one_line_error(
+        self, other, "was trained with --model=bidirectional, not stacked")
 
   def test_bad_flag_is_one_line(self):
     # Other bad values raise the same UserError in-process (ConfigTest).
