@@ -390,7 +390,7 @@ def read_data_sets(data_dir: str, validation_size: int = VALIDATION_SIZE,
                     (validation_size, len(train_images) - 1))
   if not len(test_images):
     raise UserError("%s holds no test images" %
-                    os.path.join(data_dir, TEST_IMAGES.name))
+                    find_file(data_dir, TEST_IMAGES))
   return DataSets(
       train=DataSet(train_images[validation_size:],
                     train_labels[validation_size:], seed=seed),

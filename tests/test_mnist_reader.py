@@ -195,10 +195,15 @@ class IdxParsingTest(parameterized.TestCase):
         reader.verify_content("x", content, wrong)
 
   def test_no_test_images(self):
-    d = self.create_tempdir().full_path
-    write_dataset(d, n_test=0)
-    with self.assertRaisesRegex(UserError, "holds no test images"):
-      reader.read_data_sets(d, validation_size=5, verify_checksums=False)
+    for compress, name in ((False, r"t10k-images-idx3-ubyte"),
+                           (True, r"t10k-images-idx3-ubyte\.gz")):
+      d = self.create_tempdir().full_path
+      write_dataset(d, n_test=0, compress=compress)
+      with self.subTest(compress=compress):
+        # The message names the file that is there.
+        with self.assertRaisesRegex(UserError,
+                                    "/%s holds no test images" % name):
+          reader.read_data_sets(d, validation_size=5, verify_checksums=False)
 
   def test_validation_size_out_of_range(self):
     d = self.create_tempdir().full_path
