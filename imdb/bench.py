@@ -115,8 +115,7 @@ def main(argv):
                      train_steps=_TRAIN_STEPS.value,
                      eval_steps=_EVAL_STEPS.value,
                      warmup_steps=_WARMUP_STEPS.value)
-  sizes = {"train": len(dataset.train), "valid": len(dataset.valid),
-           "test": len(dataset.test)}
+  sizes = dataset.sizes()
   seconds = estimate_seconds(config, sizes, result["train_examples_per_sec"],
                              result["eval_examples_per_sec"])
   result.update(

@@ -63,11 +63,8 @@ def main(argv):
   target = configs.TARGETS.get(name)
   result.update(
       model="keras", config_name=name, config=config_lib.to_dict(config),
-      examples={"train": len(dataset.train), "valid": len(dataset.valid),
-                "test": len(dataset.test)},
-      comparison=rows, target_accuracy=target,
-      target_reached=None if target is None else
-      result["test_accuracy"] >= target,
+      examples=dataset.sizes(), comparison=rows, target_accuracy=target,
+      target_reached=train.target_reached(name, result["test_accuracy"]),
       peak_rss_mb=bench.peak_rss_mb())
   bench.print_json(result)
 

@@ -163,6 +163,11 @@ class Dataset:
   valid: Examples
   test: Examples
 
+  def sizes(self) -> Dict[str, int]:
+    """Examples per split, as run records and benchmarks print them."""
+    return {"train": len(self.train), "valid": len(self.valid),
+            "test": len(self.test)}
+
 
 # ----------------------------------------------------------------- tokens, ids
 

@@ -230,11 +230,18 @@ def compare_with_seeds(config_name: str, accuracy: float, loss: float,
   compare.log_comparison(
       rows, "%s (delta = measured vs reported)" % title,
       "No reported numbers for config %r." % config_name)
-  target = configs.TARGETS.get(config_name)
-  if target is not None:
-    logging.info("Target test accuracy >= %.3f: %s", target,
-                 "reached" if accuracy >= target else "NOT reached")
+  reached = target_reached(config_name, accuracy)
+  if reached is not None:
+    logging.info("Target test accuracy >= %.3f: %s",
+                 configs.TARGETS[config_name],
+                 "reached" if reached else "NOT reached")
   return rows
+
+
+def target_reached(config_name: str, accuracy: float) -> Optional[bool]:
+  """Whether ``accuracy`` meets the config's target; None without one."""
+  target = configs.TARGETS.get(config_name)
+  return None if target is None else accuracy >= target
 
 
 def log_comparison(config_name: str, test: PassResult):

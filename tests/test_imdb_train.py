@@ -248,6 +248,18 @@ def _cli(*args, tmp):
                           env={"XDG_CACHE_HOME": os.path.join(tmp, "cache")})
 
 
+class TargetTest(absltest.TestCase):
+
+  def test_target_reached(self):
+    self.assertTrue(train_lib.target_reached("seed000", 0.83))
+    self.assertFalse(train_lib.target_reached("seed003", 0.8669))
+    self.assertIsNone(train_lib.target_reached("test", 1.0))
+    with self.assertLogs(level="INFO") as logs:
+      train_lib.compare_with_seeds("seed003", 0.87, 0.3)
+    self.assertIn("Target test accuracy >= 0.867: reached",
+                  "\n".join(logs.output))
+
+
 class CliTest(parameterized.TestCase):
 
   def test_train_then_eval_only_from_archive(self):
