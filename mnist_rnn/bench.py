@@ -50,16 +50,19 @@ _EVAL_EXAMPLES = flags.DEFINE_integer("eval_examples", 5000,
                                       "Images evaluated (timed).")
 
 
-def _random_batch(rng: np.random.Generator, n: int):
-  images = rng.random((n, reader.IMAGE_PIXELS), dtype=np.float32)
-  labels = reader.to_one_hot(rng.integers(0, reader.NUM_CLASSES, n))
-  return images, labels
+def _random_set(rng: np.random.Generator, n: int) -> reader.DataSet:
+  """``n`` random images (uint8 pixels) and labels, in file order."""
+  images = rng.integers(0, 256, (n, reader.IMAGE_ROWS, reader.IMAGE_COLS),
+                        dtype=np.uint8)
+  labels = rng.integers(0, reader.NUM_CLASSES, n)
+  return reader.DataSet(images, labels, shuffle=False)
 
 
 def _training_steps_per_sec(session, model, config, steps: int,
                             warmup_steps: int, rng) -> float:
   """Training steps per second over ``steps`` after ``warmup_steps``."""
-  images, labels = _random_batch(rng, config.batch_size)
+  images, labels = _random_set(rng, config.batch_size).next_batch(
+      config.batch_size)
   feed = model.feed(images, labels, keep_prob=config.keep_prob)
   return bench.rate(lambda: session.run(model.train_op, feed), 1, steps,
                     warmup_steps)
@@ -69,13 +72,9 @@ def _time_eval(session, model, num_examples: int, batch_size: int,
                rng) -> float:
   """Seconds :func:`train.evaluate_set` takes for ``num_examples`` random
   images, ``batch_size`` at a time (after one untimed chunk)."""
-  images = rng.integers(0, 256, (num_examples, reader.IMAGE_ROWS,
-                                 reader.IMAGE_COLS), dtype=np.uint8)
-  labels = rng.integers(0, reader.NUM_CLASSES, num_examples)
-  warmup = reader.DataSet(images[:batch_size], labels[:batch_size],
-                          shuffle=False)
-  train_lib.evaluate_set(session, model, warmup, batch_size)
-  dataset = reader.DataSet(images, labels, shuffle=False)
+  train_lib.evaluate_set(session, model, _random_set(rng, batch_size),
+                         batch_size)
+  dataset = _random_set(rng, num_examples)
   return bench.timed(
       lambda: train_lib.evaluate_set(session, model, dataset, batch_size), 1)
 
@@ -115,8 +114,7 @@ def run_benchmark(config: configs.MnistRnnConfig,
     eval_s = _time_eval(session, model, options.eval_examples,
                         options.eval_batch_size, rng)
   eval_rate = options.eval_examples / eval_s
-  evaluated = (config.max_steps // config.eval_every *
-               reader.VALIDATION_SIZE + reader.VALIDATION_SIZE +
+  evaluated = (config.validation_passes() * reader.VALIDATION_SIZE +
                reader.TEST_SIZE)
   return {
       "model": config.model, "cell": config.cell,

@@ -112,6 +112,13 @@ class MnistRnnConfig:
     """Whether a progress line (and the early-stop check) follows ``step``."""
     return step % self.log_every == self.log_offset % self.log_every
 
+  def validation_passes(self) -> int:
+    """Validation passes of a run to ``max_steps``: one every ``eval_every``
+    steps, and one at the end unless the last step had one (the trainer's
+    ``validate`` evaluates a step once)."""
+    return (self.max_steps // self.eval_every
+            + (1 if self.max_steps % self.eval_every else 0))
+
 
 # The issue's target test accuracy (%) for medium and large.
 _TARGET = 98.8

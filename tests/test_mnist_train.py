@@ -114,6 +114,23 @@ class TrainTest(parameterized.TestCase):
     self.assertTrue(resumed["finished"])
     self.assert_same_weights(straight, stopped)
 
+  @parameterized.parameters((3, 2), (4, 2))  # max_steps 6: 3, 6; 4, end.
+  def test_validation_passes_count_the_runs(self, eval_every, passes):
+    # The benchmark's run estimate counts them.
+    config = self.make_config("stacked", eval_every=eval_every)
+    evaluate = train._Trainer.evaluate  # pylint: disable=protected-access
+    validations = []
+
+    def counting(trainer, dataset):
+      if dataset is trainer.data.validation:
+        validations.append(trainer.step)
+      return evaluate(trainer, dataset)
+    with mock.patch.object(train._Trainer, "evaluate", counting):  # pylint: disable=protected-access
+      train.train(config, self.data(n_train=200, n_eval=50),
+                  train.RunOptions(seed=3))
+    self.assertLen(validations, passes)
+    self.assertEqual(config.validation_passes(), passes)
+
   @parameterized.parameters("stacked", "bidirectional")
   def test_train_checkpoint_resume_eval(self, model):
     """Pausing and resuming gives the weights of an uninterrupted run, with
