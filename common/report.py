@@ -616,11 +616,18 @@ class Outside:
   metric: str
   versus: str  # A published source, or the other run's path.
   delta_pct: Optional[float]  # None: one side has no number.
+  # With no delta: which side has no (finite) number, and how far that run
+  # is (e.g. "11 of 39 epochs, no test perplexity yet").
+  missing: Optional[str] = None
 
   def describe(self) -> str:
-    delta = ("missing on one side" if self.delta_pct is None
-             else "%+.2f%%" % self.delta_pct)
+    delta = ("%+.2f%%" % self.delta_pct if self.delta_pct is not None
+             else self.missing or "missing on one side")
     return "%s: %s vs %s: %s" % (self.run, self.metric, self.versus, delta)
+
+
+def _missing(run: RunReport, where: str) -> str:
+  return "no finite number %s (%s)" % (where, run.progress)
 
 
 def outside_tolerance(run: RunReport, tolerance: float,
@@ -629,19 +636,25 @@ def outside_tolerance(run: RunReport, tolerance: float,
                       other: Optional[RunReport]) -> List[Outside]:
   """The numbers beyond ``tolerance`` percent: against the other run if
   given, else against the published rows. A number with no measured value
-  (not measured yet, or not finite: a diverged run) is outside."""
+  (not measured yet, or not finite: a diverged run) is outside: an
+  unfinished run cannot pass the gate."""
   out = []
   if against is not None:
     for row in against:
       if row.value is None and row.other is None:
         continue
+      missing = (_missing(run, "in this run") if row.value is None
+                 else _missing(other, "in the other run"))
       if row.delta_pct is None or abs(row.delta_pct) > tolerance:
-        out.append(Outside(run.path, row.metric, other.path, row.delta_pct))
+        out.append(Outside(run.path, row.metric, other.path, row.delta_pct,
+                           None if row.delta_pct is not None else missing))
     return out
   for row in published:
     delta = row["delta_pct"]
     if delta is None or abs(delta) > tolerance:
-      out.append(Outside(run.path, row["metric"], row["source"], delta))
+      out.append(Outside(run.path, row["metric"], row["source"], delta,
+                         None if delta is not None
+                         else _missing(run, "measured")))
   return out
 
 

@@ -375,7 +375,15 @@ class ToleranceTest(absltest.TestCase):
     status = report.report([unfinished], against=PTB_SMALL, tolerance=1.0,
                            plot=False, out=out)
     self.assertEqual(status, 1)
-    self.assertIn("r: test vs %s: missing on one side" % PTB_SMALL,
+    self.assertIn("r: test vs %s: no finite number in this run (13 of 13 "
+                  "epochs, no test perplexity yet)" % PTB_SMALL,
+                  out.getvalue())
+    # The other way round, the other run is the one without it.
+    out = io.StringIO()
+    self.assertEqual(report.report([PTB_SMALL], against=unfinished,
+                                   tolerance=1.0, plot=False, out=out), 1)
+    self.assertIn(": test vs %s: no finite number in the other run (13 of "
+                  "13 epochs, no test perplexity yet)" % unfinished,
                   out.getvalue())
 
 
@@ -389,8 +397,8 @@ class ToleranceTest(absltest.TestCase):
       out = io.StringIO()
       status = report.report([run], tolerance=50.0, plot=False, out=out)
       self.assertEqual(status, 1, out.getvalue())
-      self.assertIn("%s: test vs TF tutorial (small): missing on one side"
-                    % run, out.getvalue())
+      self.assertIn("%s: test vs TF tutorial (small): no finite number "
+                    "measured (13 of 13 epochs" % run, out.getvalue())
 
 
 class EventStreamTest(absltest.TestCase):
