@@ -33,7 +33,7 @@ class _Guarded:
       _error(e)
       sys.exit(2)
     except KeyboardInterrupt:
-      _error(preemption.NOTHING_SAVED % "interrupted")
+      _error(preemption.stop_message("interrupted"))
       sys.exit(130)
     except preemption.Stopped as e:
       print("stopped: %s" % e, file=sys.stderr)

@@ -35,6 +35,7 @@ from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
 from absl import logging
 
 from common import config as config_lib
+from common import preemption
 from common.errors import UserError
 from common.tf_compat import tf, tf1
 
@@ -178,6 +179,7 @@ class Checkpointer:
     except OSError as e:
       raise UserError("cannot create save_path %s: %s" % (save_path, e)) from e
     self._lock = lock_run_dir(save_path)
+    preemption.note_run_dir(save_path)
     self._config_path = os.path.join(save_path, CONFIG_FILE)
     config = json.loads(json.dumps(config))  # Normalise tuples etc.
     self._pending_config = config

@@ -12,8 +12,9 @@ once, losing the work done since the last periodic checkpoint (up to
                                        signal came during the Valid pass,
                                        then raises Stopped
     SIGTERM anywhere else, or a        Stopped is raised at once (the last
-    second SIGTERM                     checkpoint is intact: checkpoints are
-                                       written before the state naming them)
+    second SIGTERM                     checkpoint of an opened run directory
+                                       is intact: checkpoints are written
+                                       before the state naming them)
 
 :func:`common.app.run` installs the handler and turns :class:`Stopped` into
 one ``stopped: ...`` line and exit status 143 (128 + SIGTERM, what the
@@ -27,9 +28,6 @@ import threading
 from absl import logging
 
 EXIT_STATUS = 128 + signal.SIGTERM
-# Outside a training loop's save point: the command may not train at all.
-NOTHING_SAVED = ("%s; a training run's last checkpoint is intact (the same "
-                 "command resumes it)")
 
 
 class Stopped(BaseException):
@@ -39,6 +37,25 @@ class Stopped(BaseException):
 
 _listening = False  # A training loop checks requested() at each step.
 _requested = False  # SIGTERM came while it was listening.
+_run_dir = None  # The run directory this process opened, if any.
+
+
+def note_run_dir(path) -> None:
+  """Records the run directory a training run opened (None: forget it), so
+  that a stop outside a save point says that its last checkpoint stands."""
+  global _run_dir
+  _run_dir = path
+
+
+def stop_message(what: str) -> str:
+  """What a stop outside a save point (SIGTERM, Ctrl-C) says: ``what``, and
+  in a training run with a run directory, that its last checkpoint is intact
+  (checkpoints are written before the state naming them). A command that
+  opened none (no ``--save_path``, a report, a benchmark) saved nothing."""
+  if _run_dir is None:
+    return what
+  return ("%s; the last checkpoint in %s is intact (the same command "
+          "resumes the run)" % (what, _run_dir))
 
 
 def install() -> None:
@@ -55,7 +72,7 @@ def _on_sigterm(signum, frame) -> None:
     logging.warning("SIGTERM: saving at the next training step, then "
                     "stopping (a second SIGTERM stops at once)")
     return
-  raise Stopped(NOTHING_SAVED % "SIGTERM")
+  raise Stopped(stop_message("SIGTERM"))
 
 
 def requested() -> bool:
@@ -75,7 +92,7 @@ def listening(enabled: bool = True):
     _listening = False  # First: a SIGTERM from here on stops at once.
     pending, _requested = _requested, False
   if pending:  # Came after the block's last save point, which saved.
-    raise Stopped(NOTHING_SAVED % "SIGTERM")
+    raise Stopped(stop_message("SIGTERM"))
 
 
 def stop_after_save(where: str) -> None:

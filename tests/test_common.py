@@ -73,15 +73,29 @@ class ConsoleTest(absltest.TestCase):
 class PreemptionTest(absltest.TestCase):
   """What the SIGTERM handler does (called as the signal would call it)."""
 
+  def setUp(self):
+    super().setUp()
+    preemption.note_run_dir("/runs/r")  # As a Checkpointer does.
+    self.addCleanup(preemption.note_run_dir, None)
+
   def _sigterm(self):
     preemption._on_sigterm(signal.SIGTERM, None)  # pylint: disable=protected-access
 
   def test_outside_a_listening_loop_it_stops_at_once(self):
-    with self.assertRaisesRegex(preemption.Stopped, "checkpoint is intact"):
+    with self.assertRaisesRegex(
+        preemption.Stopped, r"^SIGTERM; the last checkpoint in /runs/r is "
+        r"intact \(the same command resumes the run\)$"):
       self._sigterm()
     with self.assertRaises(preemption.Stopped):
       with preemption.listening(False):  # No run directory to save to.
         self._sigterm()
+
+  def test_a_command_without_a_run_directory_claims_no_checkpoint(self):
+    # A report, a benchmark, or training without --save_path.
+    preemption.note_run_dir(None)
+    with self.assertRaisesRegex(preemption.Stopped, "^SIGTERM$"):
+      self._sigterm()
+    self.assertEqual(preemption.stop_message("interrupted"), "interrupted")
 
   def test_a_listening_loop_is_asked_to_save_then_stop(self):
     with self.assertRaisesRegex(preemption.Stopped, "saved model.ckpt-7"):
@@ -93,14 +107,14 @@ class PreemptionTest(absltest.TestCase):
     self.assertFalse(preemption.requested())
 
   def test_a_second_sigterm_stops_at_once(self):
-    with self.assertRaisesRegex(preemption.Stopped, "checkpoint is intact"):
+    with self.assertRaisesRegex(preemption.Stopped, "checkpoint in /runs/r is intact"):
       with preemption.listening():
         self._sigterm()
         self._sigterm()
 
   def test_a_request_after_the_last_save_point_stops_at_the_loop_end(self):
     ran_on = []
-    with self.assertRaisesRegex(preemption.Stopped, "checkpoint is intact"):
+    with self.assertRaisesRegex(preemption.Stopped, "checkpoint in /runs/r is intact"):
       with preemption.listening():
         self._sigterm()
       ran_on.append("the test pass")
@@ -118,7 +132,11 @@ class CheckpointerTest(absltest.TestCase):
     with graph.as_default(), tf1.Session() as sess:
       sess.run(var.initializer)
       ckpt = ckpt_lib.Checkpointer(self.dir, saver, {"a": 1})
+      self.addCleanup(preemption.note_run_dir, None)
       self.assertIsNone(ckpt.state())
+      # A stop from here on names the run directory's last checkpoint.
+      self.assertIn("last checkpoint in %s is intact" % self.dir,
+                    preemption.stop_message("SIGTERM"))
       # No checkpoint yet: another config may take the directory over.
       ckpt = ckpt_lib.Checkpointer(self.dir, saver, {"a": 2})
       ckpt.save(sess, 5, {"epoch": 1})
