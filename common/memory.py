@@ -15,9 +15,15 @@ from common.errors import UserError
 # medium 1,535 MB peak, about 4x the values plus ~400 MB).
 TF_BASE_BYTES = 400 * 2**20
 _RSS_PER_FLOAT32 = 4 * 4
+# The graph itself, per RNN layer (cell) of the training and evaluation
+# graphs: PTB's train/valid/test models of 40 one-step-wide LSTM layers grew
+# the peak RSS by 129 MB while being built (and took 27 s; 2 layers: 2.5 s).
+# So --num_layers=100000 is refused, not built for a day.
+GRAPH_BYTES_PER_RNN_LAYER = 3 * 2**20
 
 
-def training_bytes(params: int, copies: int, activations: int) -> int:
+def training_bytes(params: int, copies: int, activations: int,
+                   rnn_layers: int = 0) -> int:
   """Rough peak memory of training a float32 model in TensorFlow.
 
   Args:
@@ -25,8 +31,11 @@ def training_bytes(params: int, copies: int, activations: int) -> int:
     copies: values held per parameter (weights, gradients, update or
       optimizer slots: 3 for SGD, 4 for Adam).
     activations: the values of one step kept for backprop.
+    rnn_layers: RNN cells in the graph (layers x directions), each of which
+      adds its ops to the graph (:data:`GRAPH_BYTES_PER_RNN_LAYER`).
   """
-  return int(TF_BASE_BYTES + _RSS_PER_FLOAT32 * (copies * params + activations))
+  return int(TF_BASE_BYTES + _RSS_PER_FLOAT32 * (copies * params + activations)
+             + GRAPH_BYTES_PER_RNN_LAYER * rnn_layers)
 
 
 def available_bytes() -> Optional[int]:

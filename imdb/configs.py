@@ -91,14 +91,14 @@ _REVIEWS = 50000  # Train + test reviews, padded to maxlen int32 ids each.
 def estimate_memory_bytes(config: IMDBConfig) -> int:
   """Rough peak memory of training ``config``: the padded reviews, the
   weights with their gradients and optimizer slots (x4), plus a step's
-  embeddings and cell activations."""
+  embeddings and cell activations, plus the graph's ops per layer."""
   h, e = config.hidden_size, config.embed_size
   gates = 4 if config.cell == "lstm" else 3
   params = (config.num_words * e + config.num_layers * gates * h *
             (max(e, h) + h + 1) + h + 1)
   activations = config.batch_size * config.maxlen * (
       e + 3 * gates * h * config.num_layers)
-  return (memory.training_bytes(params, 4, activations)
+  return (memory.training_bytes(params, 4, activations, config.num_layers)
           + 4 * _REVIEWS * config.maxlen)
 
 
@@ -107,7 +107,7 @@ def check_fits_in_memory(config: IMDBConfig) -> None:
   machine has available (:func:`common.memory.check_fits`)."""
   memory.check_config_fits(
       estimate_memory_bytes(config), config,
-      ("num_words", "maxlen", "embed_size", "hidden_size"),
+      ("num_words", "maxlen", "embed_size", "hidden_size", "num_layers"),
       "use a smaller model or maxlen")
 
 

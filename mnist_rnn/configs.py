@@ -208,14 +208,16 @@ _ROWS = _COLS = 28  # Image rows (time steps) and columns (inputs a step).
 
 def estimate_memory_bytes(config: MnistRnnConfig) -> int:
   """Rough peak memory of training ``config``: the weights with their
-  gradients and Adam's two slots (x4), plus a step's cell activations."""
+  gradients and Adam's two slots (x4), plus a step's cell activations, plus
+  the graph's ops per cell."""
   h, gates = config.hidden_size, 4 if config.cell == "lstm" else 3
   directions = 2 if config.model == "bidirectional" else 1
   per_layer = gates * h * (max(_COLS, directions * h) + h + 1)
   params = directions * config.num_layers * per_layer + directions * h * 10
   activations = (config.batch_size * _ROWS * directions * config.num_layers
                  * 3 * gates * h)
-  return memory.training_bytes(params, 4, activations)
+  return memory.training_bytes(params, 4, activations,
+                               directions * config.num_layers)
 
 
 def check_fits_in_memory(config: MnistRnnConfig) -> None:

@@ -56,12 +56,13 @@ def eval_config(config: PTBConfig) -> PTBConfig:
 
 def estimate_memory_bytes(config: PTBConfig) -> int:
   """Rough peak memory of training ``config``: weights, gradients and the
-  SGD update (x3), plus logits and LSTM activations kept for backprop."""
+  SGD update (x3), plus logits and LSTM activations kept for backprop, plus
+  the graph's ops per layer."""
   h, v, layers = config.hidden_size, config.vocab_size, config.num_layers
   params = 2 * v * h + v + layers * (8 * h * h + 4 * h)
   words = config.batch_size * config.num_steps
   activations = words * (3 * v + 12 * h * layers)
-  return memory.training_bytes(params, 3, activations)  # SGD.
+  return memory.training_bytes(params, 3, activations, layers)  # SGD.
 
 
 def check_fits_in_memory(config: PTBConfig) -> None:

@@ -198,6 +198,15 @@ class MemoryCheckTest(absltest.TestCase):
     with mock.patch.object(memory, "available_bytes", return_value=need):
       configs.check_fits_in_memory(large)
 
+  def test_a_graph_of_many_layers_is_refused(self):
+    # Tiny weights, but 100,000 layers' ops: the graph alone would take
+    # ~300 GB and a day to build; refused before it starts.
+    deep = dataclasses.replace(configs.CONFIGS.get("test"),
+                               num_layers=100000)
+    with mock.patch.object(memory, "available_bytes", return_value=24e9):
+      with self.assertRaisesRegex(UserError, r"needs about 3\d\d\.\d GB"):
+        configs.check_fits_in_memory(deep)
+
 
 class ComparisonTest(absltest.TestCase):
 
