@@ -6,9 +6,9 @@ same dropout placement, same loss and optimizer; only the API differs::
     mnist_rnn/model.py (TF1 graph)            here (TF2, Keras 3)
     images/labels/keep_prob placeholders,     plain arguments of a tf.function
       feed_dict                                 (mnist_rnn/train_tf2.py)
-    MultiRNNCell([DropoutWrapper(LSTMCell(    L x keras.layers.LSTM(H,
-      H))] * L) + dynamic_rnn                   return_sequences=True), each
-                                                output * its dropout mask
+    MultiRNNCell([OutputMaskWrapper(LSTMCell( L x keras.layers.LSTM(H,
+      H))] * L) + dynamic_rnn (the seed:        return_sequences=True), each
+      DropoutWrapper)                           output * its dropout mask
     bidirectional_dynamic_rnn(fw, bw)         keras.layers.Bidirectional(
                                                 LSTM(H, return_sequences=True))
     out_w, out_b + matmul                     keras.layers.Dense(10)

@@ -266,6 +266,11 @@ class LayoutTest(parameterized.TestCase):
     same = model_tf2.build_model(config, seed=5)
     np.testing.assert_array_equal(same.out.kernel.numpy(),
                                   model.out.kernel.numpy())
+    # The output bias as the seed's: 0.1 stacked, 0 bidirectional.
+    for name, bias in (("stacked", 0.1), ("bidirectional", 0.0)):
+      built = model_tf2.build_model(_config(name), seed=5)
+      np.testing.assert_array_equal(built.out.bias.numpy(),
+                                    np.full(10, bias, np.float32))
 
 
 class ParityTest(parameterized.TestCase):

@@ -25,7 +25,7 @@ import numpy as np
 from common import checkpoint as ckpt_lib
 from common import session as session_lib
 from common.errors import UserError
-from common.tf_compat import tf, tf1
+from common.tf_compat import rnn_cell, tf, tf1
 from ptb import configs
 from ptb import convert_checkpoint as cc
 from ptb import model as model_lib
@@ -152,7 +152,16 @@ class LayoutTest(absltest.TestCase):
     i, j, f, o = np.split(np.concatenate([x, h0], 1) @ kernel + bias, 4, 1)
     c_ref = c0 * sigmoid(f) + sigmoid(i) * np.tanh(j)
     h_ref = np.tanh(c_ref) * sigmoid(o)
-    # The tutorial's BLOCK mode op, on the same TF1 layout.
+    # The TF1 cell itself, in a graph.
+    with tf.Graph().as_default(), tf1.Session() as session:
+      cell = rnn_cell.BasicLSTMCell(h, forget_bias=0.0)
+      _, basic = cell(tf.constant(x), rnn_cell.LSTMStateTuple(
+          tf.constant(c0), tf.constant(h0)))
+      cell_kernel, cell_bias = cell.weights
+      session.run([cell_kernel.assign(kernel), cell_bias.assign(bias)])
+      basic = session.run(basic)
+    # The BLOCK mode's cell op (--rnn_mode=block runs BlockLSTM, the same
+    # cell over a whole sequence), on the same TF1 layout.
     no_peephole = np.zeros(h, np.float32)
     block = tf.raw_ops.LSTMBlockCell(
         x=x, cs_prev=c0, h_prev=h0, w=kernel, wci=no_peephole,
@@ -167,7 +176,8 @@ class LayoutTest(absltest.TestCase):
                                                                     bias)):
       var.assign(value)
     _, h_keras, c_keras = layer(x[:, None, :], initial_state=[h0, c0])
-    for c_out, h_out in ((block.cs, block.h), (c_keras, h_keras)):
+    for c_out, h_out in ((basic.c, basic.h), (block.cs, block.h),
+                         (c_keras, h_keras)):
       np.testing.assert_allclose(c_out, c_ref, rtol=RTOL, atol=1e-6)
       np.testing.assert_allclose(h_out, h_ref, rtol=RTOL, atol=1e-6)
 
@@ -267,7 +277,8 @@ class InferenceParityTest(absltest.TestCase):
     self.assertEqual("%.4g" % tf2_ppl, "%.4g" % tf1_ppl)
     self.assertAlmostEqual(tf2_ppl, tf1_ppl, delta=1e-5 * tf1_ppl)
     self.assertGreater(tf1_ppl, 100.0)  # Random weights: far from trained.
-    # The Test pass: word by word (tutorial) and in long chunks (fast).
+    # The Test pass: word by word (tutorial) and in one 399-word call (fast:
+    # 1000-word chunks).
     words = data.test[:400]
     with tf1_run.graph.as_default():
       tf1_test = train.run_epoch(tf1_run.session, tf1_run.models.test, words,
@@ -276,6 +287,10 @@ class InferenceParityTest(absltest.TestCase):
       tf2_test = train_tf2.test_pass(steps, cfg, words, mode).perplexity
       self.assertAlmostEqual(tf2_test, tf1_test, delta=1e-5 * tf1_test,
                              msg=mode)
+    # 150-word chunks: the state carried across calls, a shorter last one.
+    chunked = train_tf2.run_stream(steps.evaluate, model, words, chunk=150)
+    self.assertAlmostEqual(chunked.perplexity, tf1_test,
+                           delta=1e-5 * tf1_test)
 
 
 class TrainingParityTest(parameterized.TestCase):
