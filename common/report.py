@@ -16,7 +16,7 @@ compared with the published ones of that preset (``ptb.configs.PUBLISHED``,
 
 ``--against=OTHER_RUN`` compares every final number with another run of the
 same workload and preset (another TF version, machine, mode or API; the
-config's ``api`` field is shown when a record has one). ``--tolerance=PCT``
+API that trained each run is shown: ``--api=tf1`` or ``tf2``). ``--tolerance=PCT``
 makes the command a gate: exit status 1, naming each number, when one
 differs by more than PCT percent (from the other run with ``--against``, else
 from the published numbers). Bad input (no or a truncated ``metrics.json``,
@@ -286,6 +286,24 @@ def _options_of(record: Mapping[str, Any]) -> Dict[str, Any]:
           if k in last and last[k] != default}
 
 
+# Workloads with a TF2 twin (``--api``); their records without an ``api``
+# are TF1 runs (written before TF1 runs noted it).
+TWINNED = ("ptb", "mnist_rnn")
+
+
+def _api_of(record: Mapping[str, Any], workload: str) -> Optional[str]:
+  """The API that trained the run: the config's ``api`` (a hand-made
+  record), the record's (MNIST), the last attempt's (PTB); ``tf1`` for a
+  twinned workload's record that names none; None for the others."""
+  attempts = record.get("attempts")
+  last = (attempts[-1] if isinstance(attempts, list) and attempts and
+          isinstance(attempts[-1], dict) else {})
+  for source in (record.get("config", {}), record, last):
+    if isinstance(source.get("api"), str):
+      return source["api"]
+  return "tf1" if workload in TWINNED else None
+
+
 def _machines_of(record: Mapping[str, Any]) -> List[Dict[str, Any]]:
   """The record's ``machines`` (see :func:`common.metrics.machine`)."""
   machines = record.get("machines")
@@ -537,7 +555,7 @@ def load_run(run: str) -> RunReport:
   fields = _ADAPTERS[workload](path, record, config, read_events(run_dir))
   versions = record.get("versions")
   return RunReport(path=run_dir, workload=workload, config=config,
-                   api=config.get("api"), seed=_seed_of(record),
+                   api=_api_of(record, workload), seed=_seed_of(record),
                    versions=versions if isinstance(versions, dict) else {},
                    options=_options_of(record),
                    machines=_machines_of(record), **fields)
@@ -756,6 +774,8 @@ def _notes(section: Section) -> List[str]:
     other = section.other
     notes.append("other: " + "; ".join(_header(other)))
     changes = config_changes(section.run, other)
+    if section.run.api != other.api:
+      notes.append("APIs differ: %s vs %s" % (section.run.api, other.api))
     if changes:
       notes.append("configs differ: %s" % ", ".join(
           "%s %s vs %s" % (k, a, b) for k, (a, b) in changes.items()))

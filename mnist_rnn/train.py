@@ -433,7 +433,7 @@ def _train(config: configs.MnistRnnConfig, data: reader.DataSets, run: _Run,
   logging.info("%d trainable parameters",
                variables.num_parameters(model_lib.weight_variables()))
   _Trainer(config, data, run, options, seed, metrics,
-           checkpointer).train_and_report(seed=seed)
+           checkpointer).train_and_report(api=common_convert.TF1, seed=seed)
 
 
 def evaluate(config: configs.MnistRnnConfig, data: reader.DataSets,

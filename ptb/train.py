@@ -357,7 +357,7 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
             run_state.adopt_tutorial_checkpoint, session, options.save_path))
     metrics.start_attempt(seed=seed, start_epoch=start_epoch,
                           start_step=position.step if position else 0,
-                          rnn_mode=options.rnn_mode,
+                          api="tf1", rnn_mode=options.rnn_mode,
                           precision=options.precision,
                           eval_mode=options.eval_mode)
     global_step = tf1.train.get_global_step()

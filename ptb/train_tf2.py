@@ -286,7 +286,7 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
           _adopt_checkpoint, model, optimizer, options.save_path))
   metrics.start_attempt(seed=seed, start_epoch=start_epoch,
                         start_step=position.step if position else 0,
-                        api="tf2")
+                        api="tf2", eval_mode=options.eval_mode)
   book = run_state.new_book(
       checkpointer, None, metrics, lambda: int(optimizer.iterations), seed,
       options.checkpoint_every_secs, data)

@@ -213,7 +213,7 @@ class CommandTest(absltest.TestCase):
   def test_text_report_of_ptb_small(self):
     result = _cli(PTB_SMALL, "--noplot")
     self.assertEqual(result.returncode, 0, result.stderr)
-    self.assertIn("workload ptb, preset small, seed -", result.stdout)
+    self.assertIn("workload ptb, preset small, api tf1, seed -", result.stdout)
     self.assertRegex(result.stdout,
                      r"TF tutorial \(small\)\s+train\s+37\.99\s+40\.9845"
                      r"\s+\+7\.88%")
@@ -362,7 +362,23 @@ class ApiFieldTest(absltest.TestCase):
     self.assertEqual(status, 0)
     self.assertIn("workload ptb, preset small, api tf2, seed -",
                   out.getvalue())
-    self.assertIn("configs differ: api tf2 vs None", out.getvalue())
+    # The committed small run names no API: a TF1 run.
+    self.assertIn("APIs differ: tf2 vs tf1", out.getvalue())
+
+  def test_the_api_of_real_runs_is_read_from_their_records(self):
+    # PTB notes it in each attempt, MNIST in the record (a real TF2 run of
+    # either once showed no API at all).
+    out = io.StringIO()
+    report.report([os.path.join(RESULTS, "ptb_small_tf2")],
+                  against=PTB_SMALL, plot=False, out=out)
+    self.assertIn("workload ptb, preset small, api tf2, seed 1234",
+                  out.getvalue())
+    self.assertIn("APIs differ: tf2 vs tf1", out.getvalue())
+    self.assertEqual(report.load_run(os.path.join(
+        MNIST, "bidirectional_medium_tf2")).api, "tf2")
+    self.assertEqual(report.load_run(os.path.join(
+        MNIST, "bidirectional_medium")).api, "tf1")
+    self.assertIsNone(report.load_run(os.path.join(IMDB, "seed000")).api)
 
 
 class ToleranceTest(absltest.TestCase):
