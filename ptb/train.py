@@ -18,7 +18,7 @@ state, resume) is :class:`common.epoch_book.EpochBook` and
 
 import dataclasses
 import functools
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from absl import logging
 import numpy as np
@@ -112,40 +112,82 @@ def run_epoch(session: tf1.Session, model: model_lib.PTBModel, data,
     UserError: a non-finite cost (nothing is saved by this function).
   """
   cfg = model.config
-  n = reader.epoch_size(len(data), cfg.batch_size, cfg.num_steps)
-  pos = start or Position()
-  meter = Throughput(total_steps=n - pos.step)
-  state = pos.state if pos.state is not None else session.run(
-      model.initial_state)
-  costs, iters = pos.costs, pos.iters
-  log_at = set(progress.progress_steps(n)) if verbose else set()
   fetches = {"cost": model.cost, "final_state": model.final_state}
   if train_op is not None:
     fetches["train_op"] = train_op
-  chunks = reader.ptb_iterator(data, cfg.batch_size, cfg.num_steps, name)
-  for step, (x, y) in enumerate(chunks):
-    if step < pos.step:
-      continue
+
+  def step(x, y, state):
     feed = {model.input_data: x, model.targets: y}
     feed.update(model_lib.state_feed(model.initial_state, state))
     vals = session.run(fetches, feed)
-    check_finite_loss(vals["cost"], "%s step %d" % (name, step), what="loss")
-    state = vals["final_state"]
-    costs += float(vals["cost"])  # float64 sum (a float32 one drifts)
-    iters += cfg.num_steps
-    meter.update(steps=1, units=cfg.batch_size * cfg.num_steps)
+    return vals["cost"], vals["final_state"]
+
+  def log_scalars(cost: float, mean_loss: float) -> None:
+    if metrics is not None:
+      _log_training_scalars(session, model, metrics, cost, mean_loss)
+
+  state = (start.state if start is not None and start.state is not None
+           else session.run(model.initial_state))
+  return chunk_pass(step, data, cfg.batch_size, cfg.num_steps, state,
+                    name=name, start=start, verbose=verbose,
+                    on_progress=log_scalars, on_chunk=on_chunk,
+                    epochs_after=epochs_after)
+
+
+def chunk_pass(step: Callable[[np.ndarray, np.ndarray, Any], Tuple[Any, Any]],
+               data, batch_size: int, num_steps: int, state, name: str,
+               start: Optional[Position] = None, verbose: bool = False,
+               on_progress: Optional[Callable[[float, float], None]] = None,
+               on_chunk: Optional[Callable[[Position], None]] = None,
+               epochs_after: int = 0) -> EpochResult:
+  """The loop of :func:`run_epoch`, for either API (the TF2 twin's
+  ``train_tf2.run_epoch`` calls it too).
+
+  Args:
+    step: ``step(x, y, state) -> (cost, final_state)``: runs one chunk
+      (ids and targets ``[batch_size, num_steps]``) from ``state``.
+    data: word ids.
+    batch_size: streams (:func:`ptb.reader.ptb_iterator`).
+    num_steps: words per stream and chunk.
+    state: the state the first chunk run here starts from (the zero state,
+      or ``start``'s).
+    name: the data set's name, for messages.
+    start: where a resumed pass stands (None: chunk 0).
+    verbose: log the run's estimate and ten progress lines.
+    on_progress: ``on_progress(chunk cost, mean loss so far)`` at each
+      progress line (the training scalars).
+    on_chunk: called with the position after every chunk.
+    epochs_after: whole passes after this one, for the run's ETA.
+
+  Raises:
+    UserError: a non-finite cost.
+  """
+  n = reader.epoch_size(len(data), batch_size, num_steps)
+  pos = start or Position()
+  meter = Throughput(total_steps=n - pos.step)
+  costs, iters = pos.costs, pos.iters
+  log_at = set(progress.progress_steps(n)) if verbose else set()
+  chunks = reader.ptb_iterator(data, batch_size, num_steps, name)
+  for i, (x, y) in enumerate(chunks):
+    if i < pos.step:
+      continue
+    cost, state = step(x, y, state)
+    cost = float(cost)
+    check_finite_loss(cost, "%s step %d" % (name, i), what="loss")
+    costs += cost  # float64 sum (a float32 one drifts)
+    iters += num_steps
+    meter.update(steps=1, units=batch_size * num_steps)
     if verbose:
       progress.log_run_estimate(meter, n, epochs_after)
-    if step in log_at:
-      progress.log_progress(meter, n, step, costs / iters, epochs_after)
-      if metrics is not None:
-        _log_training_scalars(session, model, metrics, vals["cost"],
-                              costs / iters)
+    if i in log_at:
+      progress.log_progress(meter, n, i, costs / iters, epochs_after)
+      if on_progress is not None:
+        on_progress(cost, costs / iters)
     if on_chunk is not None:
-      on_chunk(Position(step + 1, costs, iters, state))
+      on_chunk(Position(i + 1, costs, iters, state))
   return EpochResult(perplexity=perplexity(costs / iters, name),
                      words_per_sec=meter.rate(), seconds=meter.elapsed(),
-                     mean_chunk_cost=costs * cfg.num_steps / iters)
+                     mean_chunk_cost=costs * num_steps / iters)
 
 
 FAST_EVAL_CHUNK = 1000  # Words per session.run in the fast Test pass.

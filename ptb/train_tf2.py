@@ -39,22 +39,18 @@ import functools
 from typing import Any, Callable, Dict, Optional
 
 from absl import logging
-import numpy as np
 
 from common import checkpoint as ckpt_lib
 from common import config as config_lib
 from common import convert as common_convert
 from common import preemption
 from common import session as session_lib
-from common.errors import UserError, check_finite_loss
+from common.errors import UserError
 from common.metrics import SummaryMetricsLog
-from common.progress import Throughput
 from common.tf_compat import tf
 from ptb import configs
 from ptb import convert_checkpoint as convert_lib
 from ptb import model_tf2
-from ptb import progress
-from ptb import reader
 from ptb import run_state
 from ptb import train as train_lib
 from ptb.run_state import Position
@@ -132,37 +128,23 @@ def run_epoch(step_fn: StepFn, model: model_tf2.PTBModel,
   Raises:
     UserError: a non-finite cost.
   """
-  n = reader.epoch_size(len(data), config.batch_size, config.num_steps)
-  pos = start or Position()
-  meter = Throughput(total_steps=n - pos.step)
-  state = as_state(pos.state if pos.state is not None
-                   else model.zero_state(config.batch_size))
-  costs, iters = pos.costs, pos.iters
-  log_at = set(progress.progress_steps(n)) if verbose else set()
-  chunks = reader.ptb_iterator(data, config.batch_size, config.num_steps, name)
-  for step, (x, y) in enumerate(chunks):
-    if step < pos.step:
-      continue
+  def step(x, y, state):
     out = step_fn(tf.constant(x), tf.constant(y), state)
-    cost, state = float(out[0]), out[1]
-    check_finite_loss(cost, "%s step %d" % (name, step), what="loss")
-    costs += cost  # float64 sum, as in ptb/train.py.
-    iters += config.num_steps
-    meter.update(steps=1, units=config.batch_size * config.num_steps)
-    if verbose:
-      progress.log_run_estimate(meter, n, epochs_after)
-    if step in log_at:
-      progress.log_progress(meter, n, step, costs / iters, epochs_after)
-      if metrics is not None:
-        metrics.scalars(int(optimizer.iterations), **{
-            "Training Loss": cost,
-            "Learning Rate": float(optimizer.learning_rate.numpy()),
-            "epoch_mean_loss": costs / iters})
-    if on_chunk is not None:
-      on_chunk(Position(step + 1, costs, iters, state))
-  return EpochResult(perplexity=train_lib.perplexity(costs / iters, name),
-                     words_per_sec=meter.rate(), seconds=meter.elapsed(),
-                     mean_chunk_cost=costs * config.num_steps / iters)
+    return out[0], out[1]
+
+  def log_scalars(cost: float, mean_loss: float) -> None:
+    if metrics is not None:
+      metrics.scalars(int(optimizer.iterations), **{
+          "Training Loss": cost,
+          "Learning Rate": float(optimizer.learning_rate.numpy()),
+          "epoch_mean_loss": mean_loss})
+
+  state = as_state(start.state if start is not None and start.state is not None
+                   else model.zero_state(config.batch_size))
+  return train_lib.chunk_pass(step, data, config.batch_size, config.num_steps,
+                              state, name=name, start=start, verbose=verbose,
+                              on_progress=log_scalars, on_chunk=on_chunk,
+                              epochs_after=epochs_after)
 
 
 def run_stream(step_fn: StepFn, model: model_tf2.PTBModel, data,
