@@ -402,21 +402,14 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
     UserError: a save_path of another config, ``--seed`` other than the
       resumed run's, a non-finite loss.
   """
-  config_dict = config_lib.to_dict(config)
-  logging.info("MNIST RNN config: %s", json.dumps(config_dict, sort_keys=True))
-  logging.info("options: %s", options)
+  config_dict = log_start(config, options)
   common_convert.refuse_other_api(options.save_path, "tf1",
                                   "mnist_rnn.convert_checkpoint")
   state = (ckpt_lib.saved_state(options.save_path, STATE_TYPES)
            if options.save_path else None)
   seed = session_lib.resolve_seed(options.seed, state)
   run = _build(config, is_training=True, options=options, seed=seed)
-  checkpointer = None
-  if options.save_path:  # Refuses another run's directory before writing.
-    checkpointer = ckpt_lib.Checkpointer(
-        options.save_path, run.saver, config_dict,
-        mutable_fields=configs.RESUMABLE_CHANGES, state_fields=("data",),
-        state_types=STATE_TYPES)
+  checkpointer = open_run_dir(options.save_path, run.saver, config_dict)
   metrics = MetricsLog(options.save_path, config_dict)
   try:
     with run.graph.as_default(), run.session:
@@ -424,6 +417,28 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
   finally:
     metrics.close()
   return metrics.record
+
+
+def log_start(config: configs.MnistRnnConfig, options: RunOptions
+              ) -> Dict[str, Any]:
+  """Logs the config and the options at a run's start; returns the config
+  as the run directory and the record keep it."""
+  config_dict = config_lib.to_dict(config)
+  logging.info("MNIST RNN config: %s", json.dumps(config_dict, sort_keys=True))
+  logging.info("options: %s", options)
+  return config_dict
+
+
+def open_run_dir(save_path: Optional[str], saver, config_dict: Dict[str, Any]
+                 ) -> Optional[ckpt_lib.Checkpointer]:
+  """The run directory (None without ``save_path``), saving with ``saver``
+  (either API's); refuses another run's directory before anything is
+  written."""
+  if not save_path:
+    return None
+  return ckpt_lib.Checkpointer(
+      save_path, saver, config_dict, mutable_fields=configs.RESUMABLE_CHANGES,
+      state_fields=("data",), state_types=STATE_TYPES)
 
 
 def _train(config: configs.MnistRnnConfig, data: reader.DataSets, run: _Run,

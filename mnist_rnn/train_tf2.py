@@ -40,14 +40,12 @@ in_format`).
 """
 
 import dataclasses
-import json
 from typing import Any, Dict, Optional, Tuple
 
 from absl import logging
 import keras
 
 from common import checkpoint as ckpt_lib
-from common import config as config_lib
 from common import convert as common_convert
 from common import session as session_lib
 from common.errors import UserError
@@ -174,22 +172,16 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
       ``--seed`` other than the resumed run's, a non-finite loss.
   """
   _check_lstm(config)
-  config_dict = config_lib.to_dict(config)
-  logging.info("MNIST RNN config: %s", json.dumps(config_dict, sort_keys=True))
-  logging.info("options: %s", options)
+  config_dict = train_tf1.log_start(config, options)
   logging.info("API: tf2 (eager + tf.function, Keras %s)", keras.__version__)
   state = _saved_state(options.save_path)
   seed = session_lib.resolve_seed(options.seed, state)
   run = _build(config, options, seed)
   checkpointer = None
-  if options.save_path:  # Refuses another run's directory before writing.
-    checkpointer = ckpt_lib.Checkpointer(
-        options.save_path,
-        # Keeps the last 3, as the TF1 Saver's max_to_keep.
-        ckpt_lib.ManagerSaver(run.checkpoint, options.save_path,
-                              max_to_keep=3),
-        config_dict, mutable_fields=configs.RESUMABLE_CHANGES,
-        state_fields=("data",), state_types=train_tf1.STATE_TYPES)
+  if options.save_path:  # Keeps the last 3, as the TF1 Saver's max_to_keep.
+    checkpointer = train_tf1.open_run_dir(
+        options.save_path, ckpt_lib.ManagerSaver(
+            run.checkpoint, options.save_path, max_to_keep=3), config_dict)
   metrics = SummaryMetricsLog(options.save_path, config_dict)
   try:
     _train(config, data, run, options, seed, metrics, checkpointer)
