@@ -151,6 +151,11 @@ def setUpModule():
           "--checkpoint=%s" % f["good_tf1"], "--num_threads=1",
           "--model=stacked", "--config=test", "--hidden_size=4",
           "--num_layers=2", "--data_path=%s" % testutil.data_dir("mnist"))
+  # --api=tf1 --eval_only of a TF2 checkpoint: the entry script converts it.
+  _launch("eval_tf2_with_tf1", SCRIPT, "--api=tf1", "--eval_only",
+          "--checkpoint=%s" % f["good_tf2"], "--model=stacked",
+          "--config=test", "--hidden_size=4", "--num_layers=2",
+          "--data_path=%s" % testutil.data_dir("mnist"))
   _launch("tf2_run", SCRIPT, "--api=tf2", "--model=bidirectional",
           "--config=test", "--keep_prob=0.5", "--seed=1",
           "--data_path=%s" % testutil.data_dir("mnist"),
@@ -187,10 +192,12 @@ def _bad_input_fixtures(root):
     good_tf1 = tf1.train.Saver().save(good.session,
                                       os.path.join(root, "good", "model.ckpt"))
   good.close()
+  good_tf2 = convert_lib.convert(good_tf1, "tf1", "tf2",
+                                 os.path.join(root, "good_tf2"))
   existing = os.path.join(root, "existing")
   os.makedirs(existing)
   return dict(shapes=shapes_dir, missing=missing, junk=junk,
-              good_tf1=good_tf1, existing=existing)
+              good_tf1=good_tf1, good_tf2=good_tf2, existing=existing)
 
 
 class LayoutTest(parameterized.TestCase):
@@ -695,6 +702,14 @@ class EndToEndTest(parameterized.TestCase):
     with convert_lib.in_format(tf2_dir, "tf1") as path:
       tf1_eval = train.evaluate(config, small_data(), path)
     self.assertEqual(tf1_eval["test_accuracy"], record["test_accuracy"])
+
+  def test_eval_only_with_api_tf1_of_a_tf2_checkpoint(self):
+    # The entry script's conversion (the in-process test above does its own).
+    result = _CLI["eval_tf2_with_tf1"].result()
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertIn("is a tf2 (", result.stderr)
+    self.assertIn("Converted to tf1", result.stderr)
+    self.assertRegex(result.stderr, r"test accuracy 0\.\d+")
 
   def test_eval_only_of_a_tf1_checkpoint_with_a_thread_count(self):
     result = _CLI["eval_tf1_with_threads"].result()
