@@ -179,11 +179,11 @@ class Checkpointer:
     except OSError as e:
       raise UserError("cannot create save_path %s: %s" % (save_path, e)) from e
     self._lock = lock_run_dir(save_path)
-    preemption.note_run_dir(save_path)
     self._config_path = os.path.join(save_path, CONFIG_FILE)
     config = json.loads(json.dumps(config))  # Normalise tuples etc.
     self._pending_config = config
     if self.state() is not None:  # Only a run with a checkpoint is binding.
+      preemption.note_run_dir(save_path)  # A stop leaves that checkpoint.
       old = _read_json(self._config_path)
       diff = _config_diff({k: v for k, v in old.items()
                            if k not in mutable_fields},
@@ -306,6 +306,7 @@ class Checkpointer:
       raise UserError("%s; %s" % (e, self._last_good())) from e
     atomic_write_json(os.path.join(self.save_path, STATE_FILE),
                       dict(state, checkpoint=os.path.basename(path)))
+    preemption.note_run_dir(self.save_path)
     self._remove_orphan_arrays()
     return path
 

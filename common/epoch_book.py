@@ -13,6 +13,7 @@ epoch's record at an epoch's end, or ``position`` (where the pass stands, as
 JSON) and the position's arrays (the checkpoint's ``.arrays.npz``) inside one.
 """
 
+import math
 import os
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
@@ -50,8 +51,9 @@ def resume_epochs(state: Dict[str, Any], metrics: MetricsLog,
   """
   epoch = state["epoch"]
   for i, record in enumerate(state.get("history", [])):
-    problems = [] if record.get("epoch") == i + 1 else [
-        "epoch is %r" % (record.get("epoch"),)]
+    epoch_number = record.get("epoch")
+    problems = [] if type(epoch_number) is int and epoch_number == i + 1 else [
+        "epoch is %r" % (epoch_number,)]
     problems += [k for k in fields if not _is_number(record.get(k))]
     if problems:
       raise UserError("%s: malformed history entry %d (%s)" % (
@@ -67,7 +69,9 @@ def resume_epochs(state: Dict[str, Any], metrics: MetricsLog,
 
 
 def _is_number(value: Any) -> bool:
-  return isinstance(value, (int, float)) and not isinstance(value, bool)
+  """A finite int or float, not a bool (Python's json reads NaN)."""
+  return (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and math.isfinite(value))
 
 
 class EpochBook:

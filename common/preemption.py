@@ -37,21 +37,23 @@ class Stopped(BaseException):
 
 _listening = False  # A training loop checks requested() at each step.
 _requested = False  # SIGTERM came while it was listening.
-_run_dir = None  # The run directory this process opened, if any.
+_run_dir = None  # The run directory holding this process's checkpoint.
 
 
 def note_run_dir(path) -> None:
-  """Records the run directory a training run opened (None: forget it), so
-  that a stop outside a save point says that its last checkpoint stands."""
+  """Records the run directory that holds a checkpoint of this process's
+  run (opened with one, or saved to; None: forget it), so that a stop
+  outside a save point says that its last checkpoint stands."""
   global _run_dir
   _run_dir = path
 
 
 def stop_message(what: str) -> str:
   """What a stop outside a save point (SIGTERM, Ctrl-C) says: ``what``, and
-  in a training run with a run directory, that its last checkpoint is intact
-  (checkpoints are written before the state naming them). A command that
-  opened none (no ``--save_path``, a report, a benchmark) saved nothing."""
+  in a training run whose run directory holds a checkpoint, that it is
+  intact (checkpoints are written before the state naming them). A command
+  with none (no ``--save_path``, nothing saved yet, a report, a benchmark)
+  claims nothing."""
   if _run_dir is None:
     return what
   return ("%s; the last checkpoint in %s is intact (the same command "

@@ -16,12 +16,12 @@ compared with the published ones of that preset (``ptb.configs.PUBLISHED``,
 
 ``--against=OTHER_RUN`` compares every final number with another run of the
 same workload and preset (another TF version, machine, mode or API; the
-API that trained each run is shown: ``--api=tf1`` or ``tf2``). ``--tolerance=PCT``
-makes the command a gate: exit status 1, naming each number, when one
-differs by more than PCT percent (from the other run with ``--against``, else
-from the published numbers). Bad input (no or a truncated ``metrics.json``,
-``--against`` a run of another workload or preset) is one ``error:`` line and
-exit status 2.
+API that trained each run is shown: ``--api=tf1`` or ``tf2``).
+``--tolerance=PCT`` makes the command a gate: exit status 1, naming each
+number, when one differs by more than PCT percent (from the other run with
+``--against``, else from the published numbers). Bad input (no or a
+truncated ``metrics.json``, ``--against`` a run of another workload or
+preset) is one ``error:`` line and exit status 2.
 
 The plot ``report.png`` (train/valid curves per epoch, per logged step for
 MNIST, with the published end points marked and, with ``--against``, the
@@ -621,8 +621,9 @@ def against_rows(run: RunReport, other: RunReport) -> List[AgainstRow]:
 
 
 def config_changes(run: RunReport, other: RunReport) -> Dict[str, Tuple]:
-  """Config fields whose values differ: field -> (run's, other's)."""
-  names = sorted(set(run.config) | set(other.config))
+  """Config fields whose values differ: field -> (run's, other's); ``api``
+  is shown on its own (``APIs differ``)."""
+  names = sorted((set(run.config) | set(other.config)) - {"api"})
   return {n: (run.config.get(n), other.config.get(n)) for n in names
           if run.config.get(n) != other.config.get(n)}
 
@@ -648,6 +649,21 @@ def _missing(run: RunReport, where: str) -> str:
   return "no finite number %s (%s)" % (where, run.progress)
 
 
+def _why_no_delta(row: AgainstRow, run: RunReport,
+                  other: RunReport) -> Optional[str]:
+  """Why ``row`` has no relative difference (None: it has one)."""
+  if row.value is None and row.other is None:
+    return "no finite number in either run (%s; the other: %s)" % (
+        run.progress, other.progress)
+  if row.value is None:
+    return _missing(run, "in this run")
+  if row.other is None:
+    return _missing(other, "in the other run")
+  if row.delta_pct is None:  # The other run's value is 0.
+    return "the other run's value is 0: no relative difference"
+  return None
+
+
 def outside_tolerance(run: RunReport, tolerance: float,
                       published: Sequence[Mapping[str, Any]],
                       against: Optional[Sequence[AgainstRow]],
@@ -659,13 +675,9 @@ def outside_tolerance(run: RunReport, tolerance: float,
   out = []
   if against is not None:
     for row in against:
-      if row.value is None and row.other is None:
-        continue
-      missing = (_missing(run, "in this run") if row.value is None
-                 else _missing(other, "in the other run"))
       if row.delta_pct is None or abs(row.delta_pct) > tolerance:
         out.append(Outside(run.path, row.metric, other.path, row.delta_pct,
-                           None if row.delta_pct is not None else missing))
+                           _why_no_delta(row, run, other)))
     return out
   for row in published:
     delta = row["delta_pct"]

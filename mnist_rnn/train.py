@@ -395,8 +395,8 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
     The run record (also ``metrics.json`` in the run directory): config,
     ``step``, ``finished``, and once finished ``validation_accuracy``,
     ``test_accuracy`` and the ``comparison`` rows (empty for a config with
-    no published reference), and ``seed`` (the one used, drawn if none was
-    given).
+    no published reference), ``api`` (``"tf1"``) and ``seed`` (the one
+    used, drawn if none was given).
 
   Raises:
     UserError: a save_path of another config, ``--seed`` other than the

@@ -164,8 +164,7 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
 
   Returns:
     The run record (also ``metrics.json`` in the run directory), as
-    :func:`mnist_rnn.train.train` returns it, plus ``api`` (``"tf2"``) and
-    ``seed`` (the one used, drawn if none was given).
+    :func:`mnist_rnn.train.train` returns it, with ``api`` ``"tf2"``.
 
   Raises:
     UserError: a GRU config, a save_path of another config or of a TF1 run,

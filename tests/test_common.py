@@ -70,6 +70,9 @@ class ConsoleTest(absltest.TestCase):
     self.assertEqual([r.getMessage() for r in logs.records], ["marker"])
 
 
+_INTACT = "checkpoint in /runs/r is intact"
+
+
 class PreemptionTest(absltest.TestCase):
   """What the SIGTERM handler does (called as the signal would call it)."""
 
@@ -107,14 +110,14 @@ class PreemptionTest(absltest.TestCase):
     self.assertFalse(preemption.requested())
 
   def test_a_second_sigterm_stops_at_once(self):
-    with self.assertRaisesRegex(preemption.Stopped, "checkpoint in /runs/r is intact"):
+    with self.assertRaisesRegex(preemption.Stopped, _INTACT):
       with preemption.listening():
         self._sigterm()
         self._sigterm()
 
   def test_a_request_after_the_last_save_point_stops_at_the_loop_end(self):
     ran_on = []
-    with self.assertRaisesRegex(preemption.Stopped, "checkpoint in /runs/r is intact"):
+    with self.assertRaisesRegex(preemption.Stopped, _INTACT):
       with preemption.listening():
         self._sigterm()
       ran_on.append("the test pass")
@@ -131,15 +134,18 @@ class CheckpointerTest(absltest.TestCase):
     graph, var, saver = _graph_with_saver()
     with graph.as_default(), tf1.Session() as sess:
       sess.run(var.initializer)
-      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {"a": 1})
+      preemption.note_run_dir(None)
       self.addCleanup(preemption.note_run_dir, None)
+      ckpt = ckpt_lib.Checkpointer(self.dir, saver, {"a": 1})
       self.assertIsNone(ckpt.state())
-      # A stop from here on names the run directory's last checkpoint.
-      self.assertIn("last checkpoint in %s is intact" % self.dir,
-                    preemption.stop_message("SIGTERM"))
+      # Nothing saved yet: a stop claims no checkpoint.
+      self.assertEqual(preemption.stop_message("SIGTERM"), "SIGTERM")
       # No checkpoint yet: another config may take the directory over.
       ckpt = ckpt_lib.Checkpointer(self.dir, saver, {"a": 2})
       ckpt.save(sess, 5, {"epoch": 1})
+      # From the first save on, a stop names the run directory's checkpoint.
+      self.assertIn("last checkpoint in %s is intact" % self.dir,
+                    preemption.stop_message("SIGTERM"))
       with self.assertRaisesRegex(UserError, r"different config \(a: 2 -> 3\)"):
         ckpt_lib.Checkpointer(self.dir, saver, {"a": 3})
       mutable = ckpt_lib.Checkpointer(self.dir, saver, {"a": 3},
@@ -610,7 +616,10 @@ class EpochBookTest(absltest.TestCase):
                           (dict(good, epoch=2), r"\(epoch is 2\)"),
                           ({"epoch": 1}, r"\(loss\)"),
                           (dict(good, loss="2.5"), r"\(loss\)"),
-                          (dict(good, loss=True), r"\(loss\)")):
+                          (dict(good, loss=True), r"\(loss\)"),
+                          (dict(good, loss=float("nan")), r"\(loss\)"),
+                          (dict(good, epoch=True), r"\(epoch is True\)"),
+                          (dict(good, epoch=1.0), r"\(epoch is 1\.0\)")):
       state = {"checkpoint": "model.ckpt-9", "epoch": 1, "history": [entry]}
       with self.subTest(entry=entry):
         with self.assertRaisesRegex(

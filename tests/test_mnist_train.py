@@ -144,6 +144,7 @@ class TrainTest(parameterized.TestCase):
         seed=3, save_path=paused, steps_this_run=4))
     self.assertFalse(first["finished"])
     self.assertEqual(first["step"], 4)
+    self.assertEqual(first["api"], "tf1")  # For the report.
     self.assertNotIn("test_accuracy", first)
     # A new process would rebuild the data sets: a fresh generator.
     second = train.train(config, self.data(seed=99), train.RunOptions(

@@ -91,6 +91,7 @@ class TrainTest(absltest.TestCase):
     # A resume checks the saved history for these fields.
     self.assertEqual(set(first["epochs"][0]),
                      {"epoch", *run_state.EPOCH_FIELDS})
+    self.assertEqual(first["attempts"][-1]["api"], "tf1")  # For the report.
     with open(os.path.join(self.run_dir, "train_state.json")) as f:
       state = json.load(f)
     self.assertEqual(state["epoch"], 2)

@@ -364,6 +364,7 @@ class ApiFieldTest(absltest.TestCase):
                   out.getvalue())
     # The committed small run names no API: a TF1 run.
     self.assertIn("APIs differ: tf2 vs tf1", out.getvalue())
+    self.assertNotIn("configs differ: api", out.getvalue())
 
   def test_the_api_of_real_runs_is_read_from_their_records(self):
     # PTB notes it in each attempt, MNIST in the record (a real TF2 run of
@@ -400,6 +401,23 @@ class ToleranceTest(absltest.TestCase):
                                    tolerance=1.0, plot=False, out=out), 1)
     self.assertIn(": test vs %s: no finite number in the other run (13 of "
                   "13 epochs, no test perplexity yet)" % unfinished,
+                  out.getvalue())
+    # Two unfinished runs cannot pass either (they once did: the row was
+    # skipped).
+    out = io.StringIO()
+    self.assertEqual(report.report([unfinished], against=unfinished,
+                                   tolerance=1.0, plot=False, out=out), 1)
+    self.assertIn("test vs %s: no finite number in either run" % unfinished,
+                  out.getvalue())
+
+  def test_a_zero_in_the_other_run_has_no_relative_difference(self):
+    tmp = self.create_tempdir().full_path
+    zero = _copy_run(PTB_SMALL, os.path.join(tmp, "zero"))
+    _edit_record(zero, lambda r: r.update(test_perplexity=0.0))
+    out = io.StringIO()
+    self.assertEqual(report.report([PTB_SMALL], against=zero, tolerance=1.0,
+                                   plot=False, out=out), 1)
+    self.assertIn("test vs %s: the other run's value is 0" % zero,
                   out.getvalue())
 
 
