@@ -384,42 +384,36 @@ class ApiFieldTest(absltest.TestCase):
 
 class ToleranceTest(absltest.TestCase):
 
+  def _gate(self, run, other):
+    """The --against gate's output at 1%; it must fail."""
+    out = io.StringIO()
+    self.assertEqual(report.report([run], against=other, tolerance=1.0,
+                                   plot=False, out=out), 1)
+    return out.getvalue()
+
   def test_a_number_missing_on_one_side_is_outside(self):
     tmp = self.create_tempdir().full_path
     unfinished = _copy_run(PTB_SMALL, os.path.join(tmp, "r"))
     _edit_record(unfinished, lambda r: r.pop("test_perplexity"))
-    out = io.StringIO()
-    status = report.report([unfinished], against=PTB_SMALL, tolerance=1.0,
-                           plot=False, out=out)
-    self.assertEqual(status, 1)
-    self.assertIn("r: test vs %s: no finite number in this run (13 of 13 "
-                  "epochs, no test perplexity yet)" % PTB_SMALL,
-                  out.getvalue())
-    # The other way round, the other run is the one without it.
-    out = io.StringIO()
-    self.assertEqual(report.report([PTB_SMALL], against=unfinished,
-                                   tolerance=1.0, plot=False, out=out), 1)
-    self.assertIn(": test vs %s: no finite number in the other run (13 of "
-                  "13 epochs, no test perplexity yet)" % unfinished,
-                  out.getvalue())
-    # Two unfinished runs cannot pass either (they once did: the row was
-    # skipped).
-    out = io.StringIO()
-    self.assertEqual(report.report([unfinished], against=unfinished,
-                                   tolerance=1.0, plot=False, out=out), 1)
-    self.assertIn("test vs %s: no finite number in either run" % unfinished,
-                  out.getvalue())
+    progress = "(13 of 13 epochs, no test perplexity yet)"
+    # Either side may lack it; two unfinished runs cannot pass either (they
+    # once did: the row was skipped).
+    for run, other, needle in (
+        (unfinished, PTB_SMALL, "r: test vs %s: no finite number in this run "
+         "%s" % (PTB_SMALL, progress)),
+        (PTB_SMALL, unfinished, ": test vs %s: no finite number in the other "
+         "run %s" % (unfinished, progress)),
+        (unfinished, unfinished, ": test vs %s: no finite number in either "
+         "run" % unfinished)):
+      with self.subTest(run=run, other=other):
+        self.assertIn(needle, self._gate(run, other))
 
   def test_a_zero_in_the_other_run_has_no_relative_difference(self):
     tmp = self.create_tempdir().full_path
     zero = _copy_run(PTB_SMALL, os.path.join(tmp, "zero"))
     _edit_record(zero, lambda r: r.update(test_perplexity=0.0))
-    out = io.StringIO()
-    self.assertEqual(report.report([PTB_SMALL], against=zero, tolerance=1.0,
-                                   plot=False, out=out), 1)
     self.assertIn("test vs %s: the other run's value is 0" % zero,
-                  out.getvalue())
-
+                  self._gate(PTB_SMALL, zero))
 
   def test_a_published_number_not_measured_or_not_finite_is_outside(self):
     # A diverged run's inf perplexities were once read as "not measured"
