@@ -18,7 +18,8 @@ _RSS_PER_FLOAT32 = 4 * 4
 # The graph itself, per RNN layer (cell) of the training and evaluation
 # graphs: PTB's train/valid/test models of 40 one-step-wide LSTM layers grew
 # the peak RSS by 129 MB while being built (and took 27 s; 2 layers: 2.5 s).
-# So --num_layers=100000 is refused, not built for a day.
+# So --num_layers=100000 is refused, not built for a day
+# (docs/results/measurements/graph_memory_per_layer.py).
 GRAPH_BYTES_PER_RNN_LAYER = 3 * 2**20
 
 
