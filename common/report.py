@@ -237,6 +237,15 @@ def _config_differences(preset, config: Mapping[str, Any],
   return out
 
 
+def _preset_overrides(registry, preset: str, config: Mapping[str, Any]
+                      ) -> Dict[str, Tuple[Any, Any]]:
+  """``_config_differences`` against the registry's preset ``preset``;
+  none for a name the registry does not hold (a custom config)."""
+  if preset not in registry.names:
+    return {}
+  return _config_differences(registry.get(preset), config)
+
+
 def _number(value) -> Optional[float]:
   if isinstance(value, bool) or not isinstance(value, (int, float)):
     return None
@@ -376,9 +385,7 @@ def _ptb(path: str, record: Mapping[str, Any], config: Dict[str, Any],
   del events  # The per-epoch numbers are in metrics.json.
   from ptb import configs  # pylint: disable=g-import-not-at-top
   preset = str(config.get("model", "custom"))
-  overrides = {}
-  if preset in configs.CONFIGS.names:
-    overrides = _config_differences(configs.CONFIGS.get(preset), config)
+  overrides = _preset_overrides(configs.CONFIGS, preset, config)
   epochs = _epochs(record, path)
   last = epochs[-1] if epochs else {}
   metrics = [
@@ -498,9 +505,7 @@ def _imdb(path: str, record: Mapping[str, Any], config: Dict[str, Any],
   del events
   from imdb import configs  # pylint: disable=g-import-not-at-top
   preset = str(config.get("config", record.get("config_name", "custom")))
-  overrides = {}
-  if preset in configs.CONFIGS.names:
-    overrides = _config_differences(configs.CONFIGS.get(preset), config)
+  overrides = _preset_overrides(configs.CONFIGS, preset, config)
   epochs = _epochs(record, path)
   last = epochs[-1] if epochs else {}
   metrics = [

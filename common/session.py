@@ -127,9 +127,15 @@ def resolve_seed(flag_seed: Optional[int],
                       "that seed (or none) or use a new --save_path"
                       % saved_seed)
     return saved_seed
-  if flag_seed is not None:
-    return flag_seed
+  return seed_or_random(flag_seed, "run")
+
+
+def seed_or_random(seed: Optional[int], what: str) -> int:
+  """``seed``, or a fresh random one, logged so that ``what`` (a run, a
+  generated text) can be repeated with ``--seed``."""
+  if seed is not None:
+    return seed
   seed = secrets.randbelow(2**31)
-  logging.info("Seed %d drawn at random; pass --seed=%d to repeat this run",
-               seed, seed)
+  logging.info("Seed %d drawn at random; pass --seed=%d to repeat this %s",
+               seed, seed, what)
   return seed

@@ -43,7 +43,6 @@ import collections
 import dataclasses
 import math
 import os
-import secrets
 import shutil
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -296,16 +295,6 @@ class Sample:
   seed: int
 
 
-def resolve_sample_seed(seed: Optional[int]) -> int:
-  """``seed``, or a random one, logged so the text can be repeated."""
-  if seed is not None:
-    return seed
-  seed = secrets.randbelow(2**31)
-  logging.info("Seed %d drawn at random; pass --seed=%d to repeat this text",
-               seed, seed)
-  return seed
-
-
 def generate(lm: LanguageModel, vocab: Vocabulary, num_words: int,
              temperature: float = 1.0, seed: Optional[int] = None,
              prime: str = "") -> Sample:
@@ -322,7 +311,7 @@ def generate(lm: LanguageModel, vocab: Vocabulary, num_words: int,
   check_temperature(temperature)
   if num_words < 1:
     raise UserError("--words must be at least 1, got %d" % num_words)
-  seed = resolve_sample_seed(seed)
+  seed = session_lib.seed_or_random(seed, "text")
   rng = np.random.default_rng(seed)
   prime_words = reader.split_words(prime, spaced_eos=True)
   prime_ids, oov = vocab.encode(prime_words)
