@@ -97,12 +97,12 @@ def _read_state(path: str, required: Sequence[str] = (),
                 types: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
   """Reads ``train_state.json``: ``checkpoint`` (a file name in its
   directory) and ``required`` must be there, each key of ``types`` that is
-  there must be an instance of its type(s) (see :func:`_is_a`), an
+  there must be an instance of its type(s) (see :func:`is_a`), an
   ``epoch`` not negative, and a ``history`` one object per epoch."""
   state = _read_json(path, required=("checkpoint",) + tuple(required))
   types = dict(types or {}, checkpoint=str)
   wrong = [k for k, t in types.items()
-           if k in state and not _is_a(state[k], t)]
+           if k in state and not is_a(state[k], t)]
   if not wrong and isinstance(state.get("epoch"), int) and state["epoch"] < 0:
     wrong = ["epoch"]
   history = state.get("history")
@@ -117,7 +117,7 @@ def _read_state(path: str, required: Sequence[str] = (),
   return state
 
 
-def _is_a(value: Any, types) -> bool:
+def is_a(value: Any, types) -> bool:
   """``isinstance``, where a bool is no number and a number is finite (a
   saved state's numbers are; Python's json reads NaN and Infinity)."""
   types = types if isinstance(types, tuple) else (types,)
@@ -179,6 +179,7 @@ class Checkpointer:
     except OSError as e:
       raise UserError("cannot create save_path %s: %s" % (save_path, e)) from e
     self._lock = lock_run_dir(save_path)
+    check_checkpoint_list(save_path)
     self._config_path = os.path.join(save_path, CONFIG_FILE)
     config = json.loads(json.dumps(config))  # Normalise tuples etc.
     self._pending_config = config
@@ -353,6 +354,7 @@ class ManagerSaver:
 
   def _new_manager(self) -> tf.train.CheckpointManager:
     """A manager over the checkpoints TF's ``checkpoint`` file lists now."""
+    check_checkpoint_list(self._directory)
     return tf.train.CheckpointManager(
         self.checkpoint, self._directory, max_to_keep=self._max_to_keep,
         checkpoint_name=CKPT_PREFIX)
@@ -388,6 +390,35 @@ def _checkpoint_step(name: str) -> Optional[int]:
   ``...data-*``, ``.arrays.npz[.tmp]``, ``_temp*``), else None."""
   match = _CHECKPOINT_FILE.match(name)
   return int(match.group(1)) if match else None
+
+
+TF_LIST_FILE = "checkpoint"  # TF's list of a directory's checkpoints.
+
+
+def check_checkpoint_list(directory: str) -> None:
+  """Refuses a ``checkpoint`` file (TF's list) in ``directory`` that is not
+  UTF-8 text: TF ignores a list it cannot parse, but one it cannot decode
+  is a UnicodeDecodeError in every reader (a Saver, a CheckpointManager,
+  ``latest_checkpoint``).
+
+  Raises:
+    UserError: the list is not text.
+  """
+  path = os.path.join(directory, TF_LIST_FILE)
+  data = _read_bytes(path) if os.path.isfile(path) else None
+  try:
+    (data or b"").decode("utf-8")
+  except UnicodeDecodeError as e:
+    raise UserError(
+        "%s (TensorFlow's list of checkpoints) is not text; delete it and "
+        "run again (the checkpoint files themselves are not touched)"
+        % path) from e
+
+
+def latest_checkpoint(directory: str) -> Optional[str]:
+  """``tf.train.latest_checkpoint`` with an undecodable list refused."""
+  check_checkpoint_list(directory)
+  return tf1.train.latest_checkpoint(directory)
 
 
 def _read_bytes(path: str) -> Optional[bytes]:
@@ -586,7 +617,7 @@ def find_checkpoint(path: str) -> str:
     state_path = os.path.join(path, STATE_FILE)
     if os.path.exists(state_path):
       return os.path.join(path, _read_state(state_path)["checkpoint"])
-    latest = tf1.train.latest_checkpoint(path)
+    latest = latest_checkpoint(path)
     if latest is None:
       raise UserError("no checkpoint in %s" % path)
     return latest

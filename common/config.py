@@ -9,7 +9,7 @@ raise :class:`~common.errors.UserError`.
 """
 
 import dataclasses
-from typing import Any, Dict, Generic, Mapping, Optional, TypeVar
+from typing import Any, Dict, Generic, Mapping, Optional, Tuple, TypeVar
 
 from common.errors import UserError
 
@@ -66,6 +66,18 @@ def from_dict(cls, fields: Mapping[str, Any]):
     UserError: missing, unknown or invalid fields.
   """
   kinds = {f.name: _JSON_KINDS.get(f.type) for f in dataclasses.fields(cls)}
+  unknown = sorted(set(fields) - set(kinds))
+  missing = [f.name for f in dataclasses.fields(cls) if f.name not in fields
+             and f.default is dataclasses.MISSING
+             and f.default_factory is dataclasses.MISSING]
+  if unknown or missing:
+    raise UserError(
+        "invalid saved config: not a %s (%s); another workload's run?"
+        % (cls.__name__, "; ".join(
+            "%s: %s" % (what, ", ".join(names[:5]) + (
+                ", ..." if len(names) > 5 else ""))
+            for what, names in (("unknown fields", unknown),
+                                ("missing fields", missing)) if names)))
   wrong = sorted(k for k, v in fields.items() if kinds.get(k) and (
       isinstance(v, bool) or not isinstance(v, kinds[k])))
   if wrong:
@@ -86,22 +98,46 @@ def to_dict(config) -> Dict[str, Any]:
 FLOAT32_MAX = 3.4028234663852886e38
 
 
+INT64_MAX = 2**63 - 1
+MAX_SEED = 2**32 - 1  # The largest seed np.random.seed accepts.
+
+
+def _largest(value) -> Tuple[float, str]:
+  """The largest value a field like ``value`` may hold once it is a
+  tensor: an int64 for an int, a float32 for a float."""
+  if isinstance(value, int):
+    return INT64_MAX, "int64"
+  return FLOAT32_MAX, "float32"
+
+
 def check_positive(config, *names: str) -> None:
-  """Raises UserError unless each named field is > 0 and a float32."""
+  """Raises UserError unless each named field is > 0 and fits its tensor
+  type (an int an int64, a float a float32)."""
   for name in names:
     value = getattr(config, name)
-    if not 0 < value <= FLOAT32_MAX:
-      raise UserError("%s must be positive and at most %.4g (float32), got "
-                      "%r" % (name, FLOAT32_MAX, value))
+    largest, kind = _largest(value)
+    if not 0 < value <= largest:
+      raise UserError("%s must be positive and at most %.4g (%s), got %r"
+                      % (name, largest, kind, value))
 
 
 def check_non_negative(config, *names: str) -> None:
-  """Raises UserError unless each named field is >= 0 and a float32."""
+  """Raises UserError unless each named field is >= 0 and fits its tensor
+  type (an int an int64, a float a float32)."""
   for name in names:
     value = getattr(config, name)
-    if not 0 <= value <= FLOAT32_MAX:
-      raise UserError("%s must be >= 0 and at most %.4g (float32), got %r"
-                      % (name, FLOAT32_MAX, value))
+    largest, kind = _largest(value)
+    if not 0 <= value <= largest:
+      raise UserError("%s must be >= 0 and at most %.4g (%s), got %r"
+                      % (name, largest, kind, value))
+
+
+def check_seed(value, where: str = "seed") -> None:
+  """Raises UserError unless ``value`` is an int in [0, MAX_SEED]."""
+  if (isinstance(value, bool) or not isinstance(value, int)
+      or not 0 <= value <= MAX_SEED):
+    raise UserError("%s must be an integer in [0, %d], got %r"
+                    % (where, MAX_SEED, value))
 
 
 def check_keep_prob(config, *names: str) -> None:

@@ -15,15 +15,19 @@ gate details; the machinery around them is here, once:
   appears only when complete (:func:`write_new_directory`), with the run's
   ``config.json`` and ``train_state.json`` (:func:`copy_config`,
   :func:`copy_state`);
+* a checkpoint in the format an API reads, converted on the fly where it is
+  the other (:func:`in_format`, for ``--eval_only``);
 * the command line, ``--from=tf1|tf2 --to=tf2|tf1 IN OUT`` (:func:`run`).
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 from absl import flags
+from absl import logging
 import numpy as np
 
 from common import app
@@ -257,6 +261,30 @@ def copy_state(prefix: str, directory: str, written: str) -> None:
 
 
 # --- Checks ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def in_format(checkpoint: str, fmt: str, convert: "Convert") -> Iterator[str]:
+  """``checkpoint`` itself if it is in format ``fmt``, else a copy that the
+  workload's ``convert`` writes in that format into a temporary directory
+  (removed afterwards); logs which format it read.
+
+  Used by ``--eval_only``: either API evaluates either format.
+
+  Raises:
+    UserError: see ``convert``.
+  """
+  prefix = ckpt_lib.find_checkpoint(checkpoint)
+  have = checkpoint_format(prefix)
+  logging.info("%s is a %s checkpoint", prefix, FORMAT_NAMES[have])
+  if have == fmt:
+    yield checkpoint
+    return
+  with tempfile.TemporaryDirectory() as tmp:
+    converted = convert(checkpoint, have, fmt, os.path.join(tmp, "converted"))
+    logging.info("Converted to %s for --api=%s: %s", FORMAT_NAMES[fmt], fmt,
+                 converted)
+    yield converted
 
 
 def check_request(from_format: str, to_format: str, out: str) -> None:

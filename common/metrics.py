@@ -93,6 +93,8 @@ class MetricsLog:
           if not (isinstance(old, dict) and
                   isinstance(old.get("epochs"), list)):
             raise ValueError("not a metrics record (no list of epochs)")
+          if not isinstance(old.get("attempts", []), list):
+            raise ValueError("its attempts are not a list")
           old.update(config=config, versions=self.record["versions"])
           self.record = old
         _note_machine(self.record)

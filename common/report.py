@@ -175,6 +175,35 @@ def metrics_path(run: str) -> str:
   return path
 
 
+# What a record's numbers can be. A hand-edited or foreign record that
+# breaks this is refused rather than drawn (a test accuracy of 7.5 showed as
+# 750%, a perplexity of -5 passed the --against gate). A non-finite value
+# stays what it is: a run that measured no finite number.
+_NUMBER_KINDS = (("perplexity", 1.0, math.inf, "a perplexity (>= 1)"),
+                 ("accuracy", 0.0, 1.0, "an accuracy (0 to 1)"),
+                 ("loss", 0.0, math.inf, "a loss (>= 0)"))
+_COUNTS = ("epoch", "step")
+
+
+def _check_numbers(fields: Mapping[str, Any], where: str) -> None:
+  """UserError for a count or a perplexity/accuracy/loss (by the key's
+  ending) of ``fields`` that no run can have written; None is absent."""
+  for key, value in fields.items():
+    if value is None:
+      continue
+    is_number = (isinstance(value, (int, float))
+                 and not isinstance(value, bool))
+    if key in _COUNTS:
+      if not (is_number and isinstance(value, int) and value >= 0):
+        raise UserError("%s: %s is %r, not a count (an integer >= 0)"
+                        % (where, key, value))
+      continue
+    for ending, low, high, what in _NUMBER_KINDS:
+      if key.endswith(ending) and not (
+          is_number and (not math.isfinite(value) or low <= value <= high)):
+        raise UserError("%s: %s is %r, not %s" % (where, key, value, what))
+
+
 def read_events(run_dir: str) -> List[Dict[str, Any]]:
   """The ``scalars`` lines of ``metrics.jsonl`` (none if the file is absent).
 
@@ -182,25 +211,27 @@ def read_events(run_dir: str) -> List[Dict[str, Any]]:
   elsewhere is bad input.
 
   Raises:
-    UserError: a malformed line that is not the last.
+    UserError: a malformed line that is not the last, or a number no run
+      writes (:func:`_check_numbers`).
   """
   path = os.path.join(run_dir, EVENTS_FILE)
   if not os.path.isfile(path):
     return []
   try:
-    with open(path) as f:
-      lines = f.read().splitlines()
+    with open(path, "rb") as f:  # Lines are decoded one by one (a torn
+      lines = f.read().splitlines()  # last line may end inside a character).
   except OSError as e:
     raise UserError("cannot read %s: %s" % (path, e.strerror)) from e
   events = []
   for number, line in enumerate(lines, 1):
     try:
-      event = json.loads(line)
-    except ValueError as e:
+      event = json.loads(line.decode("utf-8"))
+    except ValueError as e:  # UnicodeDecodeError is one.
       if number == len(lines):
         break
       raise UserError("%s line %d is not JSON: %s" % (path, number, e)) from e
     if isinstance(event, dict) and event.get("kind") == "scalars":
+      _check_numbers(event, "%s line %d" % (path, number))
       events.append(event)
   return events
 
@@ -544,7 +575,8 @@ def load_run(run: str) -> RunReport:
   """Reads one run's ``metrics.json`` (and ``metrics.jsonl``).
 
   Raises:
-    UserError: missing, truncated or foreign records.
+    UserError: missing, truncated or foreign records, or numbers no run
+      writes (:func:`_check_numbers`).
   """
   path = os.path.normpath(metrics_path(run))
   run_dir = os.path.dirname(path) or "."
@@ -553,6 +585,10 @@ def load_run(run: str) -> RunReport:
                                                     dict):
     raise UserError("%s is not a run record (no \"config\" object)" % path)
   config = record["config"]
+  _check_numbers(record, path)
+  for number, epoch in enumerate(record.get("epochs") or []):
+    if isinstance(epoch, dict):  # Else the adapter says it is no record.
+      _check_numbers(epoch, "%s epochs[%d]" % (path, number))
   try:
     workload = detect_workload(config)
   except UserError as e:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 from absl import logging
 import numpy as np
 
+from common import config as config_lib
 from common.errors import UserError
 from common.tf_compat import tf, tf1
 
@@ -39,6 +40,19 @@ def enable_determinism(enabled: bool) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+# More threads than any CPU here has cores, by far; TF's own limit (an
+# int32) would first try to start that many threads.
+MAX_THREADS = 1024
+
+
+def check_thread_counts(*counts: int) -> None:
+  """Raises UserError unless each count is in [0, MAX_THREADS]."""
+  for count in counts:
+    if not 0 <= count <= MAX_THREADS:
+      raise UserError("thread counts must be in [0, %d] (0: all cores), got "
+                      "%d" % (MAX_THREADS, count))
+
+
 def make_session(graph: tf.Graph,
                  intra_op_threads: int = 0,
                  inter_op_threads: int = 0) -> tf1.Session:
@@ -51,7 +65,11 @@ def make_session(graph: tf.Graph,
 
   Returns:
     An open ``tf.compat.v1.Session``.
+
+  Raises:
+    UserError: a thread count out of :func:`check_thread_counts`' range.
   """
+  check_thread_counts(intra_op_threads, inter_op_threads)
   config = tf1.ConfigProto(
       intra_op_parallelism_threads=intra_op_threads,
       inter_op_parallelism_threads=inter_op_threads,
@@ -90,8 +108,9 @@ def configure_eager(deterministic: bool = False, intra_op_threads: int = 0,
   Raises:
     UserError: thread counts asked for once TensorFlow has started with
       others (only in a process that ran TF code before; a command-line
-      run has not).
+      run has not), or out of :func:`check_thread_counts`' range.
   """
+  check_thread_counts(intra_op_threads, inter_op_threads)
   enable_determinism(deterministic)
   threading = tf.config.threading
   for value, get, set_ in (
@@ -118,10 +137,12 @@ def resolve_seed(flag_seed: Optional[int],
       ``seed``, if any, is the resumed run's.
 
   Raises:
-    UserError: ``--seed`` differs from the seed of the run being resumed.
+    UserError: ``--seed`` differs from the seed of the run being resumed,
+      or the saved seed is no seed (a hand-edited state).
   """
   saved_seed = (saved or {}).get("seed")
   if saved_seed is not None:
+    config_lib.check_seed(saved_seed, "the run's saved seed (train_state.json)")
     if flag_seed is not None and flag_seed != saved_seed:
       raise UserError("this run was started with --seed=%d; resume it with "
                       "that seed (or none) or use a new --save_path"

@@ -25,7 +25,6 @@ from imdb import reader
 CELLS = ("lstm", "gru")
 OPTIMIZERS = ("adam", "rmsprop")
 PADDINGS = ("pre", "post")
-MAX_SEED = 2**32 - 1  # The largest seed np.random.seed accepts.
 # Fields that may change when a run is resumed (train a finished run longer,
 # change the early-stopping patience); the others must match the run's.
 RESUMABLE_CHANGES = ("max_epochs", "patience")
@@ -52,7 +51,8 @@ class IMDBConfig:
   #               "post": pad behind, dynamic_rnn gets sequence_length.
   truncating: str  # "pre" keeps the last maxlen ids (Keras); "post" the first.
   seed: int  # Graph seed, data split and per-epoch shuffles; in
-  #           [0, MAX_SEED] (np.random.seed refuses larger values).
+  #           [0, config_lib.MAX_SEED] (np.random.seed refuses larger
+  #           values).
 
   def __post_init__(self):
     config_lib.check_positive(self, "num_words", "maxlen", "embed_size",
@@ -67,9 +67,7 @@ class IMDBConfig:
       raise UserError("num_words must be > %d (ids 0-%d are reserved), got %r"
                       % (reader.INDEX_FROM + 1, reader.INDEX_FROM,
                          self.num_words))
-    if not 0 <= self.seed <= MAX_SEED:
-      raise UserError("seed must be in [0, %d], got %r" % (MAX_SEED,
-                                                          self.seed))
+    config_lib.check_seed(self.seed)
     if not 0.0 <= self.dropout < 1.0:
       raise UserError("dropout must be in [0, 1), got %r" % (self.dropout,))
     if not 0.0 <= self.validation_split < 1.0:
@@ -107,8 +105,9 @@ def check_fits_in_memory(config: IMDBConfig) -> None:
   machine has available (:func:`common.memory.check_fits`)."""
   memory.check_config_fits(
       estimate_memory_bytes(config), config,
-      ("num_words", "maxlen", "embed_size", "hidden_size", "num_layers"),
-      "use a smaller model or maxlen")
+      ("num_words", "maxlen", "embed_size", "hidden_size", "num_layers",
+       "batch_size"),
+      "use a smaller model, maxlen or batch")
 
 
 CONFIGS = config_lib.Registry("config", {

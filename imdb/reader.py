@@ -107,6 +107,7 @@ _LOWER_AND_FILTER = str.maketrans(
     KERAS_FILTERS + string.ascii_uppercase,
     " " * len(KERAS_FILTERS) + string.ascii_lowercase)
 _NAME_RE = re.compile(r"(\d+)_(\d+)\.txt")
+_MAX_REVIEW_ID = 2**31 - 1  # Ids are kept as int32 (aclImdb's are < 12,500).
 
 
 class Review(NamedTuple):
@@ -286,9 +287,11 @@ def find_source(data_path: str) -> str:
 def _parse_name(name: str, where: str) -> Tuple[int, int]:
   """``"123_8.txt"`` -> (123, 8); UserError for any other .txt name."""
   match = _NAME_RE.fullmatch(name)
-  if not match or not 1 <= int(match.group(2)) <= 10:
+  if (not match or not 1 <= int(match.group(2)) <= 10
+      or int(match.group(1)) > _MAX_REVIEW_ID):
     raise UserError("unexpected review file name %r in %s (want "
-                    "<id>_<rating>.txt with rating 1..10)" % (name, where))
+                    "<id>_<rating>.txt with id at most %d and rating 1..10)"
+                    % (name, where, _MAX_REVIEW_ID))
   return int(match.group(1)), int(match.group(2))
 
 

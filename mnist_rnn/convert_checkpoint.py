@@ -67,12 +67,10 @@ one mapping read in both directions (the tables above); what is not MNIST's
 is in :mod:`common.convert` already.
 """
 
-import contextlib
 import dataclasses
 import os
 import sys
-import tempfile
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 if __package__ in (None, ""):  # `python mnist_rnn/convert_checkpoint.py`.
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -519,27 +517,9 @@ def convert(source: str, from_format: str, to_format: str, out: str) -> str:
   return result
 
 
-@contextlib.contextmanager
-def in_format(checkpoint: str, fmt: str) -> Iterator[str]:
-  """``checkpoint`` itself if it is in format ``fmt``, else a converted copy
-  in a temporary directory (removed afterwards); logs which format it read.
-
-  Used by ``--eval_only``: either API evaluates either format.
-
-  Raises:
-    UserError: see :func:`convert`.
-  """
-  prefix = ckpt_lib.find_checkpoint(checkpoint)
-  have = checkpoint_format(prefix)
-  logging.info("%s is a %s checkpoint", prefix, FORMAT_NAMES[have])
-  if have == fmt:
-    yield checkpoint
-    return
-  with tempfile.TemporaryDirectory() as tmp:
-    converted = convert(checkpoint, have, fmt, os.path.join(tmp, "converted"))
-    logging.info("Converted to %s for --api=%s: %s", FORMAT_NAMES[fmt], fmt,
-                 converted)
-    yield converted
+def in_format(checkpoint: str, fmt: str):
+  """:func:`common.convert.in_format` with this model's :func:`convert`."""
+  return common_convert.in_format(checkpoint, fmt, convert)
 
 
 # --- Command line ----------------------------------------------------------

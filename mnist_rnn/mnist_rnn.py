@@ -83,7 +83,7 @@ _VERIFY_CHECKSUMS = flags.DEFINE_bool(
 _SEED = flags.DEFINE_integer(
     "seed", None, "Seeds TF ops and the data shuffling; same seed, same "
     "numbers on CPU (default: random).", lower_bound=0,
-    upper_bound=2**32 - 1)
+    upper_bound=config_lib.MAX_SEED)
 _DETERMINISTIC = flags.DEFINE_bool(
     "deterministic", False, "Use TF's deterministic kernels (slower).")
 _NUM_THREADS = flags.DEFINE_integer(

@@ -332,11 +332,15 @@ class DataSet:
       UserError: a malformed state.
     """
     try:
-      epochs = int(state["epochs_completed"])
-      index = int(state["index_in_epoch"])
+      epochs = state["epochs_completed"]
+      index = state["index_in_epoch"]
       rng_state = state["rng_state"]
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError) as e:
       raise UserError("malformed data state %r" % (state,)) from e
+    if not all(isinstance(v, int) and not isinstance(v, bool)
+               for v in (epochs, index)):
+      raise UserError("malformed data state %r: epochs_completed and "
+                      "index_in_epoch must be integers" % (state,))
     if not (epochs >= 0 and 0 <= index <= self.num_examples):
       raise UserError("data state %r does not fit a set of %d examples" %
                       (state, self.num_examples))
@@ -347,7 +351,7 @@ class DataSet:
     if rng_state is not None:
       try:
         self._rng.bit_generator.state = rng_state
-      except (TypeError, ValueError, KeyError) as e:
+      except (TypeError, ValueError, KeyError, OverflowError) as e:
         raise UserError("malformed generator state in data state") from e
       self._new_epoch_order()
 

@@ -45,7 +45,7 @@ from common import convert as common_convert
 from common import preemption
 from common import session as session_lib
 from common import variables
-from common.errors import check_finite_loss
+from common.errors import UserError, check_finite_loss
 from common.metrics import MetricsLog
 from common.progress import Throughput
 from common.tf_compat import tf, tf1
@@ -71,6 +71,9 @@ class RunOptions:
     config_lib.check_non_negative(self, "intra_op_threads", "inter_op_threads")
     if self.steps_this_run is not None:
       config_lib.check_positive(self, "steps_this_run")
+      if not self.save_path:  # Its pause would throw the steps away.
+        raise UserError("--steps_this_run needs --save_path (the pause is a "
+                        "checkpoint to resume from)")
 
 
 @dataclasses.dataclass

@@ -30,6 +30,7 @@ import os
 import statistics
 import sys
 import time
+from typing import Any, Callable, Sequence
 
 if __package__ in (None, ""):  # `python ptb/bench.py` from a checkout.
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -287,12 +288,24 @@ def summarize(rates, ceiling):
   return peers, ratios
 
 
+def _peer_note(name: str, peers, requested: Sequence[str],
+               present: Callable[[], Any], absent: str):
+  """The record's word on an optional peer: ``present()`` when it ran,
+  ``absent`` (why it could not) when ``requested``, else "not requested"."""
+  if name in peers:
+    return present()
+  return absent if name in requested else "not requested"
+
+
 def main(argv):
   del argv
   unknown = sorted(set(_PEERS.value) - set(PEERS))
   if unknown:
     raise app.UserError("unknown --peers %s; valid: %s"
                         % (", ".join(unknown), ", ".join(PEERS)))
+  if not _PEERS.value:
+    raise app.UserError("--peers is empty; name at least one of %s"
+                        % ", ".join(PEERS))
   config = configs.CONFIGS.get(_MODEL.value)
   threads = _NUM_THREADS.value
   # The TF2 peer's threads (TF1 sessions take theirs in make_session).
@@ -314,9 +327,10 @@ def main(argv):
       "ceiling_words_per_sec": round(ceiling),
       "train": peer_rows,
       "ratios": ratios,
-      "torch": _torch_version() if "torch" in peers else "not importable",
-      "bf16": "bf16" in peers or "no native bf16 (%s)" % " / ".join(
-          bench.BF16_FLAGS),
+      "torch": _peer_note("torch", peers, _PEERS.value, _torch_version,
+                          "not importable"),
+      "bf16": _peer_note("bf16", peers, _PEERS.value, lambda: True,
+                         "no native bf16 (%s)" % " / ".join(bench.BF16_FLAGS)),
       "test_pass": test_pass_rates(config, _TEST_WORDS.value, threads),
       "rounds": _ROUNDS.value, "steps": _STEPS.value,
       "warmup_steps": _WARMUP_STEPS.value,

@@ -70,7 +70,8 @@ def check_fits_in_memory(config: PTBConfig) -> None:
   machine has available (:func:`common.memory.check_fits`)."""
   memory.check_config_fits(
       estimate_memory_bytes(config), config,
-      ("hidden_size", "vocab_size", "num_layers"), "use a smaller model")
+      ("hidden_size", "vocab_size", "num_layers", "batch_size", "num_steps"),
+      "use a smaller model, batch or num_steps")
 
 
 CONFIGS = config_lib.Registry("model", {

@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # `python ptb/generate.py` from a checkout.
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from common import app  # pylint: disable=wrong-import-position
+from common import config as config_lib  # pylint: disable=wrong-import-position
 from common import data as data_lib  # pylint: disable=wrong-import-position
 from ptb import configs  # pylint: disable=wrong-import-position
 from ptb import inference  # pylint: disable=wrong-import-position
@@ -46,7 +47,7 @@ _TEMPERATURE = flags.DEFINE_float(
     "words, above 1 more varied ones.")
 _SEED = flags.DEFINE_integer("seed", None, "Sampling seed; same seed, same "
                              "text (default: random, logged).", lower_bound=0,
-                             upper_bound=2**32 - 1)
+                             upper_bound=config_lib.MAX_SEED)
 _PRIME = flags.DEFINE_string("prime", "", "Words fed before sampling (words "
                              "outside the vocabulary become <unk>).")
 _SCORE_FILE = flags.DEFINE_string(

@@ -352,9 +352,14 @@ def read_text(path: str) -> List[str]:
   """The tokens of a user's text file (PTB tokenization, see module doc).
 
   Raises:
-    UserError: missing, not a regular file, not UTF-8, or no words.
+    UserError: missing, not a regular file, not UTF-8, or no words (blank
+      lines are line ends only: nothing to score).
   """
-  return reader.read_words(path, spaced_eos=True)
+  tokens = reader.read_words(path, spaced_eos=True)
+  if all(token == EOS for token in tokens):
+    raise UserError("%s holds no words, only %d line end(s)"
+                    % (path, len(tokens)))
+  return tokens
 
 
 def split_lines(tokens: Sequence[str]) -> List[List[str]]:

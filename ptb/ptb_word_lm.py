@@ -69,7 +69,7 @@ _DOWNLOAD = flags.DEFINE_bool(
     "directory if the PTB files are missing (needs a network).")
 _SEED = flags.DEFINE_integer("seed", None, "Random seed; same seed, same "
                              "perplexities on CPU.", lower_bound=0,
-                             upper_bound=2**32 - 1)
+                             upper_bound=config_lib.MAX_SEED)
 _DETERMINISTIC = flags.DEFINE_bool(
     "deterministic", False, "Use TF's deterministic kernels (slower).")
 _CHECKPOINT_EVERY_SECS = flags.DEFINE_integer(

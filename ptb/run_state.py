@@ -158,9 +158,15 @@ def saved_near(checkpoint: str) -> Optional[Dict[str, Any]]:
     return None
   try:
     with open(path) as f:
-      return {"vocab": json.load(f)}
+      vocab = json.load(f)
   except (OSError, ValueError) as e:
     raise UserError("cannot read %s: %s" % (path, e)) from e
+  if not (isinstance(vocab, dict) and isinstance(vocab.get("size"), int)
+          and isinstance(vocab.get("sha256_16"), str)):
+    # Taken for "no vocabulary" it would let any corpus through.
+    raise UserError("%s is not a vocabulary record (an object with size "
+                    "and sha256_16)" % path)
+  return {"vocab": vocab}
 
 
 def write_vocab(vocab: Optional[Dict[str, Any]], directory: str) -> None:
@@ -209,7 +215,7 @@ def adopt_tutorial_checkpoint(session: tf1.Session, save_path: str) -> None:
   """A run directory with checkpoints but no ``train_state.json`` (the
   tutorial's Supervisor writes that): restore its weights and global step
   and start at epoch 1, as the tutorial's Supervisor does on a restart."""
-  latest = tf1.train.latest_checkpoint(save_path)
+  latest = ckpt_lib.latest_checkpoint(save_path)
   if latest is None:
     return
   path, naming = restore_model_weights(session, latest)
@@ -236,8 +242,9 @@ def resume_point(state: Dict[str, Any], config: configs.PTBConfig,
   position = None
   if "position" in state:
     saved = state["position"]
-    if not all(isinstance(saved.get(k), (int, float))
-               for k in ("step", "costs", "iters")):
+    kinds = {"step": int, "iters": int, "costs": (int, float)}
+    if not (isinstance(saved, dict) and all(
+        ckpt_lib.is_a(saved.get(k), kind) for k, kind in kinds.items())):
       raise UserError("%s: malformed mid-epoch position %r"
                       % (epoch_book.checkpoint_dir(state), saved))
     try:

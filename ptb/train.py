@@ -34,6 +34,7 @@ from common.metrics import MetricsLog
 from common.progress import Throughput
 from common.tf_compat import tf, tf1
 from ptb import configs
+from ptb import convert_checkpoint
 from ptb import model as model_lib
 from ptb import progress
 from ptb import reader
@@ -436,7 +437,9 @@ def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
 
   Only ``Model/...`` weights are restored, so checkpoints of the original
   TF tutorial (BASIC and BLOCK mode names) load as well as this port's, into
-  any ``rnn_mode``. A run directory's saved vocabulary must match the data's.
+  any ``rnn_mode``; a TF2 checkpoint (``--api=tf2``'s) is converted on the
+  fly (:func:`common.convert.in_format`). A run directory's saved vocabulary
+  must match the data's.
 
   Args:
     model_name: preset name (for the comparison).
@@ -451,8 +454,10 @@ def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
   data = load_data(config, data_path)
   run_state.check_vocab(run_state.saved_near(checkpoint), data, checkpoint)
   run = _build(config, options, options.seed)
-  with run.graph.as_default(), run.session as session:
-    path, naming = run_state.restore_model_weights(session, checkpoint)
+  with common_convert.in_format(checkpoint, common_convert.TF1,
+                                convert_checkpoint.convert) as tf1_checkpoint, \
+      run.graph.as_default(), run.session as session:
+    path, naming = run_state.restore_model_weights(session, tf1_checkpoint)
     logging.info("Restored %s (%s-mode names)", path, naming)
     valid = run_epoch(session, run.models.valid, data.valid, name="valid")
     logging.info("Valid Perplexity: %.3f", valid.perplexity)

@@ -228,7 +228,7 @@ def _adopt_checkpoint(model, optimizer, save_path: str) -> None:
   """A TF2 directory with checkpoints but no ``train_state.json`` (e.g. one
   written by ``ptb.convert_checkpoint``): its weights and global step, and
   training from epoch 1 (what the TF1 path does with a tutorial's)."""
-  latest = tf.train.latest_checkpoint(save_path)
+  latest = ckpt_lib.latest_checkpoint(save_path)
   if latest is None:
     return
   restore_tf2(model_tf2.make_checkpoint(model, optimizer), latest)

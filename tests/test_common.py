@@ -23,6 +23,7 @@ from common import memory
 from common import metrics as metrics_lib
 from common import preemption
 from common import progress
+from common import session as session_lib
 from common.errors import UserError
 from common.tf_compat import tf, tf1
 
@@ -321,6 +322,30 @@ class CheckpointerTest(absltest.TestCase):
                                   ".*: Read less bytes than requested"):
         ckpt.restore(sess)
 
+  def test_an_undecodable_checkpoint_list_is_a_clear_error(self):
+    graph, var, saver = _graph_with_saver()
+    with graph.as_default(), tf1.Session() as sess:
+      sess.run(var.initializer)
+      ckpt_lib.Checkpointer(self.dir, saver, {}).save(sess, 1, {})
+    listing = os.path.join(self.dir, ckpt_lib.TF_LIST_FILE)
+    with open(listing, "wb") as f:
+      f.write(b"\xb0\xff not text")
+    checkpoint = tf.train.Checkpoint(v=tf.Variable(1.0))
+    for opens in (lambda: ckpt_lib.Checkpointer(self.dir, saver, {}),
+                  lambda: ckpt_lib.ManagerSaver(checkpoint, self.dir, 2),
+                  lambda: ckpt_lib.latest_checkpoint(self.dir)):
+      with self.assertRaisesRegex(UserError, "checkpoint .TensorFlow's list "
+                                  "of checkpoints. is not text; delete it"):
+        opens()
+    # train_state.json names the checkpoint: --eval_only needs no list.
+    self.assertEqual(ckpt_lib.find_checkpoint(self.dir),
+                     os.path.join(self.dir, "model.ckpt-1"))
+    # As the message says: without the list the run resumes.
+    os.remove(listing)
+    with graph.as_default(), tf1.Session() as sess:
+      state = ckpt_lib.Checkpointer(self.dir, saver, {}).restore(sess)
+    self.assertEqual(state["checkpoint"], "model.ckpt-1")
+
   def _damage_data_file(self, how):
     (data,) = [f for f in os.listdir(self.dir) if ".data-" in f]
     path = os.path.join(self.dir, data)
@@ -438,6 +463,39 @@ class CheckpointerTest(absltest.TestCase):
       ckpt_lib.find_checkpoint(self.create_tempdir().full_path)
 
 
+class SessionTest(absltest.TestCase):
+
+  def test_the_saved_seed_then_the_flag_then_a_logged_random_one(self):
+    self.assertEqual(session_lib.resolve_seed(None, {"seed": 7}), 7)
+    self.assertEqual(session_lib.resolve_seed(7, {"seed": 7}), 7)
+    with self.assertRaisesRegex(UserError, "started with --seed=7; resume "
+                                "it with that seed"):
+      session_lib.resolve_seed(8, {"seed": 7})
+    self.assertEqual(session_lib.resolve_seed(8, None), 8)
+    with self.assertLogs(level="INFO") as logs:
+      seed = session_lib.resolve_seed(None, None)
+    self.assertIn("Seed %d drawn at random; pass --seed=%d to repeat this run"
+                  % (seed, seed), "\n".join(logs.output))
+
+  def test_thread_counts_out_of_range_are_one_error_line(self):
+    # 10**10 was TF's "Value out of range" ValueError traceback.
+    for make in (lambda n: session_lib.make_session(tf.Graph(), n),
+                 lambda n: session_lib.make_session(tf.Graph(), 0, n),
+                 lambda n: session_lib.configure_eager(intra_op_threads=n)):
+      with self.assertRaisesRegex(UserError, r"^thread counts must be in "
+                                  r"\[0, 1024\] \(0: all cores\), got "
+                                  r"10000000000$"):
+        make(10**10)
+    session_lib.make_session(tf.Graph(), session_lib.MAX_THREADS).close()
+
+  def test_a_hand_edited_saved_seed_is_refused(self):
+    # np.random.seed raised a ValueError traceback at the resume.
+    for seed in (-5, 2**40, "7"):
+      with self.assertRaisesRegex(UserError, r"^the run's saved seed "
+                                  r"\(train_state.json\) must be an integer"):
+        session_lib.resolve_seed(None, {"seed": seed})
+
+
 @dataclasses.dataclass(frozen=True)
 class _Config:
   size: int = 2
@@ -446,6 +504,11 @@ class _Config:
 
   def __post_init__(self):
     config_lib.check_positive(self, "size", "rate")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Frozen:
+  a: int
 
 
 class ConfigTest(absltest.TestCase):
@@ -459,6 +522,16 @@ class ConfigTest(absltest.TestCase):
                                   "invalid saved config: wrong type for "
                                   + needle):
         config_lib.from_dict(_Config, fields)
+
+  def test_another_workloads_config_is_named_so(self):
+    # It was "__init__() got an unexpected keyword argument 'init_scale'".
+    with self.assertRaisesRegex(UserError, r"^invalid saved config: not a "
+                                r"_Config \(unknown fields: init_scale, "
+                                r"keep_prob\); another workload's run\?$"):
+      config_lib.from_dict(_Config, {"init_scale": 0.1, "keep_prob": 1.0})
+    with self.assertRaisesRegex(UserError, r"not a _Frozen \(missing "
+                                r"fields: a\)"):
+      config_lib.from_dict(_Frozen, {})
 
   def test_positive_means_finite_too(self):
     # 1e39 is inf in the float32 model: one step makes NaN weights.
@@ -478,6 +551,22 @@ class ConfigTest(absltest.TestCase):
                                   r"3\.403e\+38 \(float32\), got"):
         config_lib.check_non_negative(config, "rate")
 
+  def test_an_int_field_must_fit_an_int64(self):
+    # Beyond int64 TF cannot make the int a tensor (MNIST's lr_decay_steps
+    # was a TypeError traceback).
+    self.assertEqual(_Config(size=2**63 - 1).size, 2**63 - 1)
+    with self.assertRaisesRegex(UserError, r"^size must be positive and at "
+                                r"most 9\.223e\+18 \(int64\), got 10{30}$"):
+      _Config(size=10**30)
+
+  def test_seeds_are_ints_that_numpy_accepts(self):
+    config_lib.check_seed(0)
+    config_lib.check_seed(2**32 - 1)
+    for seed in (-5, 2**32, 1.0, True, "1", None):
+      with self.assertRaisesRegex(UserError, r"^the saved seed must be an "
+                                  r"integer in \[0, 4294967295\], got"):
+        config_lib.check_seed(seed, "the saved seed")
+
 
 class MetricsLogTest(absltest.TestCase):
 
@@ -487,6 +576,11 @@ class MetricsLogTest(absltest.TestCase):
     with open(os.path.join(run, metrics.METRICS_FILE), "w") as f:
       json.dump({"accuracy": 0.9}, f)  # Another tool's file: no epochs.
     with self.assertRaisesRegex(UserError, "cannot use .*no list of epochs"):
+      metrics.MetricsLog(run, {})
+    with open(os.path.join(run, metrics.METRICS_FILE), "w") as f:
+      json.dump({"epochs": [], "attempts": "x"}, f)  # Hand-edited.
+    with self.assertRaisesRegex(UserError, "cannot use .*attempts are not a "
+                                "list"):
       metrics.MetricsLog(run, {})
 
   def test_unwritable_tensorboard_dir_is_a_clear_error(self):

@@ -351,8 +351,11 @@ class ConfigTest(parameterized.TestCase):
       config = configs.CONFIGS.get(name)
       self.assertBetween(configs.estimate_memory_bytes(config), 4e8, 2e9)
       configs.check_fits_in_memory(config)
-    for field in ("maxlen", "embed_size", "num_words"):
-      with self.assertRaisesRegex(UserError, r"^this config needs about"):
+    for field in ("maxlen", "embed_size", "num_words", "batch_size"):
+      # Each named in the message with its value.
+      with self.assertRaisesRegex(UserError, r"^this config needs about .*"
+                                  r"%s=10000000000.*; use a smaller model, "
+                                  r"maxlen or batch$" % field):
         configs.check_fits_in_memory(dataclasses.replace(
             configs.CONFIGS.get("test"), **{field: 10**10}))
 
@@ -366,7 +369,7 @@ class ConfigTest(parameterized.TestCase):
       ("batch", dict(batch_size=0), "batch_size must be positive"),
       ("patience", dict(patience=2, validation_split=0.0), "needs validation"),
       ("seed_negative", dict(seed=-1), "seed must be"),
-      ("seed_too_big", dict(seed=2**32), "seed must be in"),
+      ("seed_too_big", dict(seed=2**32), "seed must be an integer in"),
   )
   def test_invalid(self, change, message):
     with self.assertRaisesRegex(UserError, message):

@@ -220,6 +220,8 @@ class BadInputTest(parameterized.TestCase):
       ("not_utf8", {"train/neg/2_3.txt": b"caf\xe9 awful"}, "not valid UTF-8"),
       ("bad_name", {"train/pos/great.txt": b"great"}, "unexpected review file"),
       ("bad_rating", {"train/pos/5_11.txt": b"great"}, "rating 1..10"),
+      ("id_beyond_int32", {"train/pos/99999999999_8.txt": b"great"},
+       "with id at most 2147483647"),
   )
   def test_directory(self, replace, message):
     root = imdb_fixtures.write_tree(self.create_tempdir().full_path,

@@ -364,6 +364,14 @@ class NextBatchTest(parameterized.TestCase):
     with self.assertRaisesRegex(UserError, "does not fit"):
       self.dataset().set_state({"epochs_completed": 0, "index_in_epoch": 99,
                                 "rng_state": None})
+    with self.assertRaisesRegex(UserError, "must be integers"):
+      self.dataset().set_state({"epochs_completed": 0, "index_in_epoch": 2.5,
+                                "rng_state": None})
+    # A hand-edited generator state: numpy's OverflowError was a traceback.
+    state = self.dataset().get_state()
+    state["rng_state"]["state"]["inc"] = -1
+    with self.assertRaisesRegex(UserError, "malformed generator state"):
+      self.dataset().set_state(state)
 
   def test_no_shuffle_keeps_file_order(self):
     ds = self.dataset(n=6, shuffle=False)

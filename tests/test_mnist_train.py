@@ -389,6 +389,8 @@ class ConfigTest(parameterized.TestCase):
       ("target_accuracy", 120.0, "target_accuracy is in %"),
       ("learning_rate", -1.0, "learning_rate must be positive"),
       ("learning_rate", 1e39, "learning_rate must be positive and at most"),
+      ("lr_decay_steps", 10**30, r"lr_decay_steps .* at most 9.223e\+18 "
+       r"\(int64\)"),
       ("max_grad_norm", float("inf"), "max_grad_norm must be >= 0 and at"))
   def test_invalid_override(self, field, value, needle):
     with self.assertRaisesRegex(UserError, needle):
@@ -444,6 +446,15 @@ class CliTest(parameterized.TestCase):
     # Other bad values raise the same UserError in-process (ConfigTest).
     result = self.run_script("--model=bidirectional", "--keep_prob=1.5")
     testutil.assert_one_line_error(self, result, "keep_prob must be in (0, 1]")
+
+  def test_a_pause_without_a_run_directory_is_refused(self):
+    # It trained, said "run again with the same --save_path to resume" and
+    # exited 0 with nothing saved.
+    with self.assertRaisesRegex(UserError, "--steps_this_run needs "
+                                "--save_path"):
+      train.RunOptions(steps_this_run=2)
+    self.assertEqual(train.RunOptions(steps_this_run=2, save_path="r")
+                     .steps_this_run, 2)
 
   def test_a_config_too_big_for_memory_is_one_line(self):
     # Was a TensorFlow traceback ("Cannot parse tensor from proto").

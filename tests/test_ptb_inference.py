@@ -149,9 +149,14 @@ class TextTest(absltest.TestCase):
     empty = os.path.join(directory, "empty.txt")
     latin1 = os.path.join(directory, "latin1.txt")
     open(empty, "w").close()
+    blank = os.path.join(directory, "blank.txt")
+    with open(blank, "w") as f:
+      f.write(" \n\t\n")  # Was scored as two <eos> "lines".
     with open(latin1, "wb") as f:
       f.write(b"caf\xe9 au lait\n")
-    for path, needle in ((empty, "holds no words"), (latin1, "not UTF-8"),
+    for path, needle in ((empty, "holds no words"),
+                         (blank, "holds no words, only 2 line end"),
+                         (latin1, "not UTF-8"),
                          (os.path.join(directory, "nope.txt"),
                           "No such file")):
       with self.subTest(path=path):

@@ -141,12 +141,12 @@ class MidEpochResumeTest(absltest.TestCase):
     state_path = self._stop_in_epoch_1_after_a_save_at_chunk(10)
     with open(state_path) as f:
       good = json.load(f)
-    for field, value in (("iters", 0), ("costs", float("nan")),
-                         ("costs", -1.0), ("step", -5)):
+    half = {"step": 10.5, "iters": 10.5 * DROPOUT.num_steps}  # Agreeing,
+    for edit in ({"iters": 0}, {"costs": float("nan")},  # but was truncated.
+                 {"costs": -1.0}, {"step": -5}, half, {"step": True}):
       with open(state_path, "w") as f:
-        json.dump(dict(good, position=dict(good["position"], **{
-            field: value})), f)
-      with self.subTest(field=field, value=value):
+        json.dump(dict(good, position=dict(good["position"], **edit)), f)
+      with self.subTest(edit=edit):
         with self.assertRaisesRegex(UserError, "malformed mid-epoch position"):
           train.train("test", DROPOUT, self.data, self._options(self.run_dir))
 

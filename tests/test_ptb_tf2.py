@@ -441,6 +441,13 @@ class ConvertTest(absltest.TestCase):
       # Adopted as a run directory for training: refused the same way.
       with self.assertRaisesRegex(UserError, "trained on another vocabulary"):
         run_state.saved_run_state(self._path(converted), data)
+    # A hand-edited vocab.json is refused, not taken for "no vocabulary"
+    # (which let another corpus through).
+    for edited in (["x"], {"size": "3"}, {}):
+      ckpt_lib.atomic_write_json(self._path("c/vocab.json"), edited)
+      with self.assertRaisesRegex(UserError, "vocab.json is not a vocabulary "
+                                  "record"):
+        run_state.saved_near(self._path("c"))
     # A source without a vocabulary record (a tutorial's) gives none.
     _tf1_checkpoint(self._path("tutorial"), TINY)
     cc.convert(self._path("tutorial"), "tf1", "tf2", self._path("d"))
@@ -627,6 +634,15 @@ class CommandLineTest(absltest.TestCase):
     self.assertAlmostEqual(result["valid"],
                            record["epochs"][0]["valid_perplexity"],
                            delta=1e-6 * result["valid"])
+    # TF1's --eval_only of the TF2 run: converted on the fly (it was "does
+    # not fit the model (... missing)"), the same numbers.
+    with self.assertLogs(level="INFO") as logs:
+      tf1_result = train.evaluate("test", cfg, self.data, run_dir)
+    self.assertRegex("\n".join(logs.output), r"Converted to tf1 \(name-based, "
+                     r"tf1.train.Saver\) for --api=tf1")
+    for split in ("valid", "test"):
+      self.assertAlmostEqual(tf1_result[split], result[split],
+                             delta=1e-5 * result[split])
     with self.assertRaisesRegex(UserError, "holds tf1 .* train it with "
                                 "--api=tf1"):
       train_tf2.train("test", tf1_cfg, self.data,

@@ -193,8 +193,9 @@ class MemoryCheckTest(absltest.TestCase):
     with mock.patch.object(memory, "available_bytes", return_value=10**9):
       with self.assertRaisesRegex(UserError, "^%s$" % re.escape(
           "this config needs about %.1f GB of memory (hidden_size=1500, "
-          "vocab_size=10000, num_layers=2) and 1.0 GB are available; use a "
-          "smaller model" % (need / 1e9))):
+          "vocab_size=10000, num_layers=2, batch_size=20, num_steps=35) and "
+          "1.0 GB are available; use a smaller model, batch or num_steps"
+          % (need / 1e9))):
         configs.check_fits_in_memory(large)
     with mock.patch.object(memory, "available_bytes", return_value=need):
       configs.check_fits_in_memory(large)
@@ -345,13 +346,18 @@ class CommandLineTest(absltest.TestCase):
                            test_pass["tutorial_perplexity"],
                            delta=1e-4 * test_pass["tutorial_perplexity"])
     self.assertIsInstance(record["cpu"]["flags"], list)
+    # Peers not asked for are said so, not "not importable" or "no bf16".
+    self.assertEqual((record["torch"], record["bf16"]),
+                     ("not requested", "not requested"))
 
-  def test_bench_refuses_unknown_peers(self):
-    result = subprocess.run(
-        [sys.executable, "-m", "ptb.bench", "--peers=basic,keras"],
-        cwd=testutil.REPO_ROOT, capture_output=True, text=True, timeout=300,
-        check=False)
-    testutil.assert_one_line_error(self, result, "unknown --peers keras")
+  def test_bench_refuses_unknown_or_no_peers(self):
+    for peers, needle in (("basic,keras", "unknown --peers keras"),
+                          ("", "--peers is empty")):
+      result = subprocess.run(
+          [sys.executable, "-m", "ptb.bench", "--peers=" + peers],
+          cwd=testutil.REPO_ROOT, capture_output=True, text=True,
+          timeout=300, check=False)
+      testutil.assert_one_line_error(self, result, needle)
 
   def test_unknown_model_flag(self):
     result = testutil.run_cli("ptb/ptb_word_lm.py", "--model=huge")

@@ -344,6 +344,37 @@ class BadInputTest(absltest.TestCase):
                 os.path.join(MNIST, "stacked_medium"),
                 "--against=%s" % os.path.join(MNIST, "bidirectional_medium"))
 
+  def test_numbers_no_run_writes_are_refused(self):
+    # They were printed as given (a test accuracy 7.5 as 750%) or, for a
+    # string, shown as missing; -5 passed the --against gate.
+    def set_last_epoch(key, value):
+      return lambda record: record["epochs"][-1].update({key: value})
+    ptb = os.path.join(self.tmp, "ptb")
+    mnist = os.path.join(self.tmp, "mnist")
+    for src, dst, edit, needle in (
+        (PTB_SMALL, ptb, set_last_epoch("valid_perplexity", -5),
+         r"epochs\[12\]: valid_perplexity is -5, not a perplexity \(>= 1\)"),
+        (PTB_SMALL, ptb, set_last_epoch("valid_perplexity", "abc"),
+         "valid_perplexity is 'abc', not a perplexity"),
+        (PTB_SMALL, ptb, set_last_epoch("epoch", -3),
+         r"epoch is -3, not a count \(an integer >= 0\)"),
+        (PTB_SMALL, ptb, set_last_epoch("epoch", 1e30),
+         "epoch is 1e\\+30, not a count"),
+        (PTB_SMALL, ptb, lambda r: r.update(test_perplexity=True),
+         "metrics.json: test_perplexity is True, not a perplexity"),
+        (os.path.join(MNIST, "stacked_small"), mnist,
+         lambda r: r.update(test_accuracy=7.5),
+         r"test_accuracy is 7.5, not an accuracy \(0 to 1\)")):
+      shutil.rmtree(dst, ignore_errors=True)
+      _copy_run(src, dst)
+      _edit_record(dst, edit)
+      with self.assertRaisesRegex(UserError, needle):
+        report.load_run(dst)
+    self._error("not an accuracy (0 to 1)", mnist, "--noplot")
+    # A non-finite number is a run that measured none, not a bad record.
+    _edit_record(ptb, lambda r: r.update(test_perplexity=float("inf")))
+    self.assertIsNone(report.load_run(ptb).metrics[2].value)
+
   def test_bad_flags(self):
     self._error("exclude each other", PTB_SMALL, "--json", "--markdown")
     self._error("--tolerance must be a percentage >= 0", PTB_SMALL,
@@ -410,10 +441,12 @@ class ToleranceTest(absltest.TestCase):
 
   def test_a_zero_in_the_other_run_has_no_relative_difference(self):
     tmp = self.create_tempdir().full_path
-    zero = _copy_run(PTB_SMALL, os.path.join(tmp, "zero"))
-    _edit_record(zero, lambda r: r.update(test_perplexity=0.0))
+    # An accuracy of 0 (a perplexity cannot be: _check_numbers).
+    run = os.path.join(MNIST, "stacked_small")
+    zero = _copy_run(run, os.path.join(tmp, "zero"))
+    _edit_record(zero, lambda r: r.update(test_accuracy=0.0))
     self.assertIn("test vs %s: the other run's value is 0" % zero,
-                  self._gate(PTB_SMALL, zero))
+                  self._gate(run, zero))
 
   def test_a_published_number_not_measured_or_not_finite_is_outside(self):
     # A diverged run's inf perplexities were once read as "not measured"
@@ -456,6 +489,20 @@ class EventStreamTest(absltest.TestCase):
       f.writelines(lines)
     with self.assertRaisesRegex(UserError, r"metrics.jsonl line 3 is not "
                                 r"JSON"):
+      report.load_run(run)
+
+  def test_bytes_that_are_not_utf8_are_a_torn_tail_or_an_error(self):
+    tmp = self.create_tempdir().full_path
+    run = _copy_run(os.path.join(MNIST, "stacked_small"),
+                    os.path.join(tmp, "r"))
+    path = os.path.join(run, report.EVENTS_FILE)
+    with open(path, "ab") as f:
+      f.write(b'{"kind": "scalars", "note": "\xc3')  # Torn inside a char.
+    self.assertLen(report.load_run(run).panels[0].series[0].x, 5)
+    with open(path, "ab") as f:
+      f.write(b"\n{}\n")  # Now the bad line is inside: UnicodeDecodeError.
+    with self.assertRaisesRegex(UserError, r"metrics.jsonl line \d+ is not "
+                                r"JSON: 'utf-8' codec can't decode"):
       report.load_run(run)
 
 
