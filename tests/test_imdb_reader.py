@@ -431,7 +431,8 @@ class RealDataTest(absltest.TestCase):
     self.assertEqual(int(train_lengths.max()),
                      imdb_fixtures.KERAS_TRAIN_MAX_LEN)
     # Test words outside the index are dropped (kept as OOV instead, there
-    # would be 63,709 more; with Python 3's lower(), 3 more).
+    # would be 63,712 more: docs/results/measurements/imdb_test_oov.py; with
+    # Python 3's lower(), 3 more ids in all).
     all_ids = int(train_lengths.sum() + corpus.test.lengths().sum()
                   + len(corpus.test))
     self.assertEqual(all_ids, imdb_fixtures.KERAS_ALL_IDS)

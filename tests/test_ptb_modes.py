@@ -197,6 +197,29 @@ class FastTestPassTest(absltest.TestCase):
                                msg=chunk)
 
 
+class CrossModeCheckpointTest(parameterized.TestCase):
+  """A run of one ``--rnn_mode`` is evaluated in the others (README: "each
+  reads the others' checkpoints")."""
+
+  @parameterized.parameters(*MODES)
+  def test_a_run_of_one_mode_evaluates_alike_in_the_others(self, mode):
+    data = write_tiny_corpus(self.create_tempdir("data").full_path)
+    run_dir = self.create_tempdir("run").full_path
+    record = train.train("test", dataclasses.replace(TINY, max_max_epoch=1),
+                         data, train.RunOptions(seed=1, save_path=run_dir,
+                                                rnn_mode=mode))
+    valid = record["epochs"][-1]["valid_perplexity"]
+    for other in MODES:
+      if other != mode:
+        result = train.evaluate("test", TINY, data, run_dir,
+                                train.RunOptions(rnn_mode=other))
+        self.assertAlmostEqual(result["valid"], valid, delta=1e-5 * valid,
+                               msg=other)
+        self.assertAlmostEqual(result["test"], record["test_perplexity"],
+                               delta=1e-5 * record["test_perplexity"],
+                               msg=other)
+
+
 class TutorialCheckpointTest(parameterized.TestCase):
   """Checkpoints written by the tutorial's graph, both of its namings."""
 

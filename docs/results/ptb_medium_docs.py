@@ -106,7 +106,7 @@ def readme_paragraph(hist, record):
   else:
     repeat = (f"**Not** every epoch equals the earlier starts' (same seed, "
               f"same command): {with3}; {with2}.")
-  rates = [int(e["train_words_per_sec"]) for e in hist]
+  rates = [round(e["train_words_per_sec"]) for e in hist]
   left = EPOCHS - n
   finished = record.get("test_perplexity") is not None
   head = ("is **finished**" if finished else
@@ -131,7 +131,7 @@ survive; checkpoints are not committed). `docs/results/ptb_medium/` holds this s
 metrics up to the moment of the commit, and its report (`report.txt`, `report.png`):
 {status_text(hist, record)}. Valid perplexity after epochs 1-{n}: {valids} (lr {last['learning_rate']:.3f}
 in epoch {n}). {repeat} This start trained at {min(rates):,}-{max(rates):,} words/s
-per epoch, sharing the two cores with the sessions' test suites and audits (1,750 alone on the
+per epoch, sharing the two cores with the sessions' test suites and audits (1,755 alone on the
 Intel Xeon of `bench/ptb_medium_basic_b95bedf.json`).{hours_left} Target: test ≤ {TEST_TARGET}, valid
 ≤ {VALID_TARGET} (tutorial 82.07 / 86.16). A third party's run of the current tutorial code (the
 schedule this port follows) ended at valid 89.658 / test 85.718, above the target; the table itself
