@@ -409,10 +409,24 @@ def check_checkpoint_list(directory: str) -> None:
   try:
     (data or b"").decode("utf-8")
   except UnicodeDecodeError as e:
-    raise UserError(
-        "%s (TensorFlow's list of checkpoints) is not text; delete it and "
-        "run again (the checkpoint files themselves are not touched)"
-        % path) from e
+    raise UserError("%s (TensorFlow's list of checkpoints) is not text; %s"
+                    % (path, _list_repair(directory))) from e
+
+
+def _list_repair(directory: str) -> str:
+  """What to do about ``directory``'s undecodable checkpoint list."""
+  if os.path.exists(os.path.join(directory, STATE_FILE)):
+    return ("delete it and run again (train_state.json names the last "
+            "checkpoint)")
+  # Nothing else names the checkpoint (a tutorial's or a converted run).
+  prefixes = [name[:-len(".index")] for name in os.listdir(directory)
+              if name.endswith(".index")]
+  if not prefixes:
+    return "delete it (the directory holds no checkpoint)"
+  newest = max(prefixes, key=lambda p: os.path.getmtime(
+      os.path.join(directory, p + ".index")))
+  return "write it anew as the one line: model_checkpoint_path: \"%s\"" % (
+      newest)
 
 
 def latest_checkpoint(directory: str) -> Optional[str]:

@@ -586,7 +586,8 @@ def load_run(run: str) -> RunReport:
     raise UserError("%s is not a run record (no \"config\" object)" % path)
   config = record["config"]
   _check_numbers(record, path)
-  for number, epoch in enumerate(record.get("epochs") or []):
+  epochs = record.get("epochs")
+  for number, epoch in enumerate(epochs if isinstance(epochs, list) else []):
     if isinstance(epoch, dict):  # Else the adapter says it is no record.
       _check_numbers(epoch, "%s epochs[%d]" % (path, number))
   try:

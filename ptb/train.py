@@ -430,6 +430,16 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   return record_test(model_name, metrics, test_result)
 
 
+def _convert_if_it_fits(config: configs.PTBConfig, source: str,
+                        from_format: str, to_format: str, out: str) -> str:
+  """:func:`ptb.convert_checkpoint.convert`, once ``source``'s weights are
+  known to fit ``config`` (so that a misfit names ``source``, not the
+  temporary copy)."""
+  prefix, _, weights = convert_checkpoint.read_weights(source)
+  weights.check_fits(config, prefix)
+  return convert_checkpoint.convert(source, from_format, to_format, out)
+
+
 def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
              checkpoint: str, options: RunOptions = RunOptions()
              ) -> Dict[str, float]:
@@ -453,16 +463,17 @@ def evaluate(model_name: str, config: configs.PTBConfig, data_path: str,
   """
   data = load_data(config, data_path)
   run_state.check_vocab(run_state.saved_near(checkpoint), data, checkpoint)
-  run = _build(config, options, options.seed)
-  with common_convert.in_format(checkpoint, common_convert.TF1,
-                                convert_checkpoint.convert) as tf1_checkpoint, \
-      run.graph.as_default(), run.session as session:
-    path, naming = run_state.restore_model_weights(session, tf1_checkpoint)
-    logging.info("Restored %s (%s-mode names)", path, naming)
-    valid = run_epoch(session, run.models.valid, data.valid, name="valid")
-    logging.info("Valid Perplexity: %.3f", valid.perplexity)
-    test = test_pass(session, run.models, data.test, options.eval_mode)
-    logging.info("Test Perplexity: %.3f", test.perplexity)
+  with common_convert.in_format(
+      checkpoint, common_convert.TF1,
+      functools.partial(_convert_if_it_fits, config)) as tf1_checkpoint:
+    run = _build(config, options, options.seed)
+    with run.graph.as_default(), run.session as session:
+      path, naming = run_state.restore_model_weights(session, tf1_checkpoint)
+      logging.info("Restored %s (%s-mode names)", path, naming)
+      valid = run_epoch(session, run.models.valid, data.valid, name="valid")
+      logging.info("Valid Perplexity: %.3f", valid.perplexity)
+      test = test_pass(session, run.models, data.test, options.eval_mode)
+      logging.info("Test Perplexity: %.3f", test.perplexity)
   result = {"valid": valid.perplexity, "test": test.perplexity}
   log_comparison(model_name, comparison(model_name, result))
   return result

@@ -212,7 +212,7 @@ class CheckpointerTest(absltest.TestCase):
         # Save 3 rotated model.ckpt-1 out; the last good one stays.
         self.assertEqual(self._index_files(), ["model.ckpt-2.index"])
         self.assertEqual(tf1.train.latest_checkpoint(self.dir),
-                         os.path.join(self.dir, "model.ckpt-2"))
+                         os.path.join(self.dir, "model.ckpt-1"))
         self._killed_before_its_state(resumed, sess, 4)
       resumed.restore(sess)
       for step in (5, 6):  # Rotation goes on: only the newest two stay.
@@ -335,7 +335,8 @@ class CheckpointerTest(absltest.TestCase):
                   lambda: ckpt_lib.ManagerSaver(checkpoint, self.dir, 2),
                   lambda: ckpt_lib.latest_checkpoint(self.dir)):
       with self.assertRaisesRegex(UserError, "checkpoint .TensorFlow's list "
-                                  "of checkpoints. is not text; delete it"):
+                                  "of checkpoints. is not text; delete it and "
+                                  "run again .train_state.json names"):
         opens()
     # train_state.json names the checkpoint: --eval_only needs no list.
     self.assertEqual(ckpt_lib.find_checkpoint(self.dir),
@@ -345,6 +346,20 @@ class CheckpointerTest(absltest.TestCase):
     with graph.as_default(), tf1.Session() as sess:
       state = ckpt_lib.Checkpointer(self.dir, saver, {}).restore(sess)
     self.assertEqual(state["checkpoint"], "model.ckpt-1")
+    # Without train_state.json (a tutorial's or a converted directory) the
+    # list is all that names the checkpoint: the message says how to
+    # rewrite it, and the rewritten list finds it.
+    os.remove(os.path.join(self.dir, ckpt_lib.STATE_FILE))
+    with open(listing, "wb") as f:
+      f.write(b"\xb0\xff not text")
+    with self.assertRaisesRegex(UserError, r"is not text; write it anew as "
+                                r"the one line: model_checkpoint_path: "
+                                r"\"model.ckpt-\d\"$") as raised:
+      ckpt_lib.latest_checkpoint(self.dir)
+    with open(listing, "w") as f:
+      f.write(str(raised.exception).split("the one line: ")[1] + "\n")
+    self.assertEqual(ckpt_lib.latest_checkpoint(self.dir),
+                     os.path.join(self.dir, "model.ckpt-1"))
 
   def _damage_data_file(self, how):
     (data,) = [f for f in os.listdir(self.dir) if ".data-" in f]
@@ -486,7 +501,7 @@ class SessionTest(absltest.TestCase):
                                   r"\[0, 1024\] \(0: all cores\), got "
                                   r"10000000000$"):
         make(10**10)
-    session_lib.make_session(tf.Graph(), session_lib.MAX_THREADS).close()
+    session_lib.check_thread_counts(0, session_lib.MAX_THREADS)
 
   def test_a_hand_edited_saved_seed_is_refused(self):
     # np.random.seed raised a ValueError traceback at the resume.

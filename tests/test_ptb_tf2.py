@@ -16,6 +16,7 @@ import dataclasses
 import glob
 import json
 import os
+import re
 from unittest import mock
 
 from absl.testing import absltest
@@ -643,6 +644,12 @@ class CommandLineTest(absltest.TestCase):
     for split in ("valid", "test"):
       self.assertAlmostEqual(tf1_result[split], result[split],
                              delta=1e-5 * result[split])
+    # A misfit names the run's checkpoint, not the temporary TF1 copy.
+    with self.assertRaisesRegex(UserError, r"^checkpoint %s\d+ does not fit "
+                                "the model .*hidden_size=8" % re.escape(
+                                    os.path.join(run_dir, "model.ckpt-"))):
+      train.evaluate("test", dataclasses.replace(cfg, hidden_size=9),
+                     self.data, run_dir)
     with self.assertRaisesRegex(UserError, "holds tf1 .* train it with "
                                 "--api=tf1"):
       train_tf2.train("test", tf1_cfg, self.data,

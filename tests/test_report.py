@@ -334,6 +334,10 @@ class BadInputTest(absltest.TestCase):
     with open(os.path.join(run, report.METRICS_FILE), "w") as f:
       json.dump([1, 2], f)
     self._error("is not a run record", run)
+    # imdb/keras_reference.py's result.json: a config and an int "epochs".
+    _copy_run(PTB_SMALL, run)
+    _edit_record(run, lambda record: record.update(epochs=5))
+    self._error('"epochs" is not a list of records', run, "--noplot")
 
   def test_against_another_workload_or_preset(self):
     self._error("another workload or preset", os.path.join(IMDB, "seed003"),
