@@ -212,7 +212,7 @@ class CheckpointerTest(absltest.TestCase):
         # Save 3 rotated model.ckpt-1 out; the last good one stays.
         self.assertEqual(self._index_files(), ["model.ckpt-2.index"])
         self.assertEqual(tf1.train.latest_checkpoint(self.dir),
-                         os.path.join(self.dir, "model.ckpt-1"))
+                         os.path.join(self.dir, "model.ckpt-2"))
         self._killed_before_its_state(resumed, sess, 4)
       resumed.restore(sess)
       for step in (5, 6):  # Rotation goes on: only the newest two stay.
