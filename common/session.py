@@ -4,9 +4,10 @@ The TF2 twins have no Session: :func:`configure_eager` sets the same thread
 counts process-wide. Both APIs pick a run's seed with :func:`resolve_seed`.
 """
 
+import contextlib
 import random
 import secrets
-from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, TypeVar
 
 from absl import logging
 import numpy as np
@@ -75,6 +76,18 @@ def make_session(graph: tf.Graph,
       inter_op_parallelism_threads=inter_op_threads,
       allow_soft_placement=True)
   return tf1.Session(graph=graph, config=config)
+
+
+@contextlib.contextmanager
+def closed_on_error(session: tf1.Session) -> Iterator[None]:
+  """Closes ``session`` if the block raises: what a trainer opens between
+  building its session and entering it (the run directory, the metrics)
+  may refuse, and the session would stay open in the process."""
+  try:
+    yield
+  except BaseException:
+    session.close()
+    raise
 
 
 def build_graph(build_fn: Callable[[], T], seed: Optional[int] = None,

@@ -342,8 +342,9 @@ def train(config_name: str, config: configs.IMDBConfig, data_path: str,
   logging.info("IMDB config %s: %s", config_name, config_dict)
   dataset = load_dataset(config, data_path, options.cache_dir)
   run = build_run(config, options)
-  checkpointer = _checkpointer(run.graph, options.save_path, config_dict)
-  metrics = MetricsLog(options.save_path, config_dict)
+  with session_lib.closed_on_error(run.session):
+    checkpointer = _checkpointer(run.graph, options.save_path, config_dict)
+    metrics = MetricsLog(options.save_path, config_dict)
   with run.graph.as_default(), run.session as session:
     m = run.models
     num_params = variables.num_parameters(model_lib.weight_variables())

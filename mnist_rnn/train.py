@@ -412,8 +412,9 @@ def train(config: configs.MnistRnnConfig, data: reader.DataSets,
            if options.save_path else None)
   seed = session_lib.resolve_seed(options.seed, state)
   run = _build(config, is_training=True, options=options, seed=seed)
-  checkpointer = open_run_dir(options.save_path, run.saver, config_dict)
-  metrics = MetricsLog(options.save_path, config_dict)
+  with session_lib.closed_on_error(run.session):
+    checkpointer = open_run_dir(options.save_path, run.saver, config_dict)
+    metrics = MetricsLog(options.save_path, config_dict)
   try:
     with run.graph.as_default(), run.session:
       _train(config, data, run, options, seed, metrics, checkpointer)

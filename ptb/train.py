@@ -389,8 +389,9 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   saved = run_state.saved_run_state(options.save_path, data)
   seed = session_lib.resolve_seed(options.seed, saved)
   run = _build(config, options, seed)
-  checkpointer = _checkpointer(run.graph, options.save_path, config_dict)
-  metrics = MetricsLog(options.save_path, config_dict)
+  with session_lib.closed_on_error(run.session):
+    checkpointer = _checkpointer(run.graph, options.save_path, config_dict)
+    metrics = MetricsLog(options.save_path, config_dict)
   with run.graph.as_default(), run.session as session:
     m = run.models
     session.run(tf1.global_variables_initializer())

@@ -503,6 +503,20 @@ class SessionTest(absltest.TestCase):
         make(10**10)
     session_lib.check_thread_counts(0, session_lib.MAX_THREADS)
 
+  def test_a_refused_run_directory_closes_the_session(self):
+    graph = tf.Graph()
+    with graph.as_default():
+      one = tf.constant(1)
+    session = session_lib.make_session(graph)
+    with session_lib.closed_on_error(session):
+      pass
+    self.assertEqual(session.run(one), 1)  # Left open.
+    with self.assertRaises(UserError):
+      with session_lib.closed_on_error(session):
+        raise UserError("another config")
+    with self.assertRaisesRegex(RuntimeError, "closed Session"):
+      session.run(one)
+
   def test_a_hand_edited_saved_seed_is_refused(self):
     # np.random.seed raised a ValueError traceback at the resume.
     for seed in (-5, 2**40, "7"):

@@ -14,6 +14,7 @@ holds the test perplexity). Kept in the repository because ~/runs does not
 survive a machine change.
 """
 import json
+import statistics
 import os
 import shutil
 import subprocess
@@ -111,11 +112,13 @@ def readme_paragraph(hist, record):
   finished = record.get("test_perplexity") is not None
   head = ("is **finished**" if finished else
           "is **in progress, not\nfinished**")
+  # The median epoch: an epoch resumed from a mid-epoch checkpoint records
+  # only the part after the resume, and paused epochs record the pause.
+  typical = statistics.median(e["seconds"] for e in hist)
   hours_left = ("" if finished else
-                " At the last epoch's %s words/s the %d epochs left need "
-                "about %.1f hours." % (
-                    "{:,}".format(rates[-1]), left,
-                    left * last["seconds"] / 3600.0))
+                " At the median epoch time so far (%.1f min) the %d epochs "
+                "left need about %.1f hours." % (
+                    typical / 60.0, left, left * typical / 3600.0))
   return f"""`medium` (39 epochs, keep_prob 0.5: the paper's regularized model) {head}, on the faithful path:
 
 ```sh
