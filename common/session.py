@@ -79,14 +79,20 @@ def make_session(graph: tf.Graph,
 
 
 @contextlib.contextmanager
-def closed_on_error(session: tf1.Session) -> Iterator[None]:
-  """Closes ``session`` if the block raises: what a trainer opens between
-  building its session and entering it (the run directory, the metrics)
-  may refuse, and the session would stay open in the process."""
+def closed_on_error(resource: Any) -> Iterator[None]:
+  """Closes ``resource`` (a session, a metrics log: anything with
+  ``close()``) if the block raises, and only then.
+
+  A trainer's session: what it opens between building the session and
+  entering it (the run directory, the metrics) may refuse, and the session
+  would stay open in the process. A trainer's metrics log: a refused resume
+  or a diverged epoch would leave its TensorBoard writer open in an
+  in-process caller (a run that ends well closes it itself).
+  """
   try:
     yield
   except BaseException:
-    session.close()
+    resource.close()
     raise
 
 

@@ -345,7 +345,8 @@ def train(config_name: str, config: configs.IMDBConfig, data_path: str,
   with session_lib.closed_on_error(run.session):
     checkpointer = _checkpointer(run.graph, options.save_path, config_dict)
     metrics = MetricsLog(options.save_path, config_dict)
-  with run.graph.as_default(), run.session as session:
+  with session_lib.closed_on_error(metrics), run.graph.as_default(), \
+      run.session as session:
     m = run.models
     num_params = variables.num_parameters(model_lib.weight_variables())
     logging.info("Model: %d parameters", num_params)

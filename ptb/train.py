@@ -392,7 +392,8 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
   with session_lib.closed_on_error(run.session):
     checkpointer = _checkpointer(run.graph, options.save_path, config_dict)
     metrics = MetricsLog(options.save_path, config_dict)
-  with run.graph.as_default(), run.session as session:
+  with session_lib.closed_on_error(metrics), run.graph.as_default(), \
+      run.session as session:
     m = run.models
     session.run(tf1.global_variables_initializer())
     start_epoch, position = run_state.restore_run(

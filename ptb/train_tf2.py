@@ -263,37 +263,38 @@ def train(model_name: str, config: configs.PTBConfig, data_path: str,
         _ObjectSaver(model_tf2.make_checkpoint(model, optimizer),
                      options.save_path), config_dict)
   metrics = SummaryMetricsLog(options.save_path, config_dict)
-  start_epoch, position = run_state.restore_run(
-      checkpointer, None, config, metrics, len(data.train), functools.partial(
-          _adopt_checkpoint, model, optimizer, options.save_path))
-  metrics.start_attempt(seed=seed, start_epoch=start_epoch,
-                        start_step=position.step if position else 0,
-                        api="tf2", eval_mode=options.eval_mode)
-  book = run_state.new_book(
-      checkpointer, None, metrics, lambda: int(optimizer.iterations), seed,
-      options.checkpoint_every_secs, data)
-  steps = Steps(model, optimizer)
-  with preemption.listening(checkpointer is not None):
-    for i in range(start_epoch, config.max_max_epoch):
-      optimizer.learning_rate = config.lr_for_epoch(i)
-      lr = float(optimizer.learning_rate.numpy())
-      logging.info("Epoch: %d Learning rate: %.3f", i + 1, lr)
-      train_result = run_epoch(
-          steps.train, model, config, data.train, verbose=True,
-          metrics=metrics, optimizer=optimizer, name="train", start=position,
-          on_chunk=book.hook(i), epochs_after=config.max_max_epoch - i - 1)
-      position = None
-      logging.info("Epoch: %d Train Perplexity: %.3f", i + 1,
-                   train_result.perplexity)
-      valid_result = run_epoch(steps.evaluate, model, config, data.valid,
-                               name="valid")
-      logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
-                   valid_result.perplexity)
-      book.end_epoch(
-          train_lib.epoch_record(i, lr, train_result, valid_result),
-          {"Validation Loss": valid_result.mean_chunk_cost})
-  test_result = test_pass(steps, config, data.test, options.eval_mode)
-  logging.info("Test Perplexity: %.3f", test_result.perplexity)
+  with session_lib.closed_on_error(metrics):
+    start_epoch, position = run_state.restore_run(
+        checkpointer, None, config, metrics, len(data.train), functools.partial(
+            _adopt_checkpoint, model, optimizer, options.save_path))
+    metrics.start_attempt(seed=seed, start_epoch=start_epoch,
+                          start_step=position.step if position else 0,
+                          api="tf2", eval_mode=options.eval_mode)
+    book = run_state.new_book(
+        checkpointer, None, metrics, lambda: int(optimizer.iterations), seed,
+        options.checkpoint_every_secs, data)
+    steps = Steps(model, optimizer)
+    with preemption.listening(checkpointer is not None):
+      for i in range(start_epoch, config.max_max_epoch):
+        optimizer.learning_rate = config.lr_for_epoch(i)
+        lr = float(optimizer.learning_rate.numpy())
+        logging.info("Epoch: %d Learning rate: %.3f", i + 1, lr)
+        train_result = run_epoch(
+            steps.train, model, config, data.train, verbose=True,
+            metrics=metrics, optimizer=optimizer, name="train", start=position,
+            on_chunk=book.hook(i), epochs_after=config.max_max_epoch - i - 1)
+        position = None
+        logging.info("Epoch: %d Train Perplexity: %.3f", i + 1,
+                     train_result.perplexity)
+        valid_result = run_epoch(steps.evaluate, model, config, data.valid,
+                                 name="valid")
+        logging.info("Epoch: %d Valid Perplexity: %.3f", i + 1,
+                     valid_result.perplexity)
+        book.end_epoch(
+            train_lib.epoch_record(i, lr, train_result, valid_result),
+            {"Validation Loss": valid_result.mean_chunk_cost})
+    test_result = test_pass(steps, config, data.test, options.eval_mode)
+    logging.info("Test Perplexity: %.3f", test_result.perplexity)
   return train_lib.record_test(model_name, metrics, test_result)
 
 

@@ -205,10 +205,12 @@ class TrainTest(absltest.TestCase):
                       if f.startswith("model.ckpt")])
 
   def test_non_finite_loss_in_the_first_epoch_saves_nothing(self):
-    with _nan_embedding_in_epoch(1):
+    with _nan_embedding_in_epoch(1), \
+        testutil.spy(train_lib.MetricsLog, "close") as close:
       with self.assertRaisesRegex(UserError,
                                   "non-finite training loss.*epoch 1/2"):
         train_lib.train("test", TEST, self.data, self.options)
+    close.assert_called_once()  # Its TensorBoard writer too, on the error.
     self.assertFalse(os.path.exists(os.path.join(self.run_dir,
                                                  ckpt_lib.STATE_FILE)))
     self.assertEmpty([f for f in os.listdir(self.run_dir)

@@ -691,10 +691,12 @@ class TrainTF2Test(absltest.TestCase):
       if calls["n"] == 60:  # Epochs are 38 chunks: inside epoch 2.
         raise _Stop()
       return calls["n"] == 50
-    with mock.patch.object(ckpt_lib.SaveTimer, "due", due):
+    with mock.patch.object(ckpt_lib.SaveTimer, "due", due), \
+        testutil.spy(train_tf2.SummaryMetricsLog, "close") as close:
       with self.assertRaises(_Stop):
         train_tf2.train("test", self.cfg, self.data,
                         self._options(self.run_dir))
+    close.assert_called_once()  # Closed on the way out of the error.
     with open(os.path.join(self.run_dir, "train_state.json")) as f:
       state = json.load(f)
     self.assertEqual((state["epoch"], state["position"]["step"]), (1, 12))

@@ -153,9 +153,11 @@ class TrainTest(absltest.TestCase):
     with open(state_path) as f:
       before = f.read()
     with mock.patch.object(configs.PTBConfig, "lr_for_epoch",
-                           return_value=float("inf")):
+                           return_value=float("inf")), \
+        testutil.spy(train.MetricsLog, "close") as close:
       with self.assertRaisesRegex(UserError, "non-finite loss"):
         train.train("test", TINY, self.data, self._options())
+    close.assert_called_once()  # Its TensorBoard writer too, on the error.
     with open(state_path) as f:
       self.assertEqual(f.read(), before)
     result = train.evaluate("test", TINY, self.data, self.run_dir)

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from unittest import mock
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -66,6 +67,13 @@ def assert_one_line_error(testcase, result, needle: str) -> None:
   testcase.assertIn(needle, errors[0])
   # The error is the last thing said: nothing of it spills onto more lines.
   testcase.assertEqual(result.stderr.rstrip().splitlines()[-1], errors[0])
+
+
+def spy(cls, method: str):
+  """Patches ``cls.method`` with a mock that still runs it, to count calls
+  (autospec: each call's first argument is the instance)."""
+  return mock.patch.object(cls, method, autospec=True,
+                           side_effect=getattr(cls, method))
 
 
 def flag_overrides(module: str):
