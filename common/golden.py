@@ -26,19 +26,18 @@ The slices (fixed by content, not by an archive's member order):
 * IMDB: the reviews with ids 0..19 of each of ``{train,test}/{pos,neg}``
   (80 training and 80 test reviews).
 
-Tolerance (:data:`RTOL` = 1e-5, relative, per value). Measured on this
-project's machine (AMD EPYC, avx2/fma, no avx512; TF 2.21.0, numpy 2.4.6):
-the values are bit-identical run to run in one process, across processes,
-with 1 or 2 intra-/inter-op threads and with ``TF_ENABLE_ONEDNN_OPTS=0``, so
-the tolerance is for what could not be varied here (another CPU's kernels,
-another build), i.e. float32 rounding differences. Their size: moving PTB's
-learning rate or init scale by one or two float32 ulps (1.2e-7, 2.4e-7)
-moves the three perplexities by at most 7.8e-7; 1e-5 is 13 times that. A
-change of the math moves them by far more: ``forget_bias`` 0 -> 1 by 8.3% to
-9.6%, the loss as a mean instead of a sum over the steps by 94.8% to 99.8%;
-``tests/test_golden.py`` mocks the first and checks that it fails, and that
-the one-ulp change passes. (A learning rate 1e-5 higher moves them by 7.6e-6 to
-1.5e-5: about the smallest change this tolerance notices.)
+Tolerance (:data:`RTOL` = 1e-5, relative, per value). Measured
+(``docs/results/measurements/golden_sensitivity.py``; numbers there): the
+values repeat bit for bit in a process and with 1 or 2 threads; on an
+avx512 CPU they differ from these files (made on an avx2-only one) by at
+most 2.1e-6, a float32-rounding-sized change of PTB's learning rate or init
+scale (one or two ulps) moves them by at most 2.1e-7; 1e-5 is 4.8 times the
+cross-CPU gap. A change of the math moves them by far more: ``forget_bias``
+0 -> 1 by 6.4% to 8.3%, the loss as a mean instead of a sum over the steps
+by 95% to 100%; ``tests/test_golden.py`` mocks the first and checks that it
+fails, and that the one-ulp change passes. (A learning rate 1e-5 higher
+moves them by 7.6e-6 to 1.5e-5: about the smallest change this tolerance
+notices.)
 
 One file over 400 lines: each workload's fixed data slice and seeded run
 (three short sections), the record and its diff, and the regenerate command.
