@@ -2,13 +2,16 @@
 
 Usage (from the project root; data in $DATA_DIR/ptb, default ../shared/data):
 
-    python docs/results/ptb_large_1epoch/first_steps.py KEEP_PROB LR STEPS \
-        [SEED [by_variable]]
+    python docs/results/ptb_large_1epoch/first_steps.py [--keep_prob=0.35] \
+        [--learning_rate=1.0] [--max_grad_norm=10] [--steps=16] \
+        [--seed=1234] [--by_variable] [--valid_every=1]
 
-Each line: (step, the chunk's training perplexity, the global gradient norm
-before clipping, the Valid graph's perplexity on the first valid chunk after
-the step), and with ``by_variable`` each variable's gradient norm after it.
-The port's own graphs (``ptb.model.build_models``), seed 1234 unless given.
+Defaults: the ``large`` preset's values. Each printed line: (step, the
+chunk's training perplexity, the global gradient norm before clipping, the
+Valid graph's perplexity on the first valid chunk after the step), and with
+``--by_variable`` each variable's gradient norm. With ``--valid_every=N``
+only every N-th step (and the last) is printed. The port's own graphs
+(``ptb.model.build_models``, the faithful ``basic`` path).
 """
 import dataclasses
 import os
@@ -18,32 +21,49 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 sys.path.insert(0, ROOT)
 
-import numpy as np  # pylint: disable=wrong-import-position
+# pylint: disable=wrong-import-position
+from absl import app
+from absl import flags
+import numpy as np
 
-from common.tf_compat import tf, tf1  # pylint: disable=wrong-import-position
-from ptb import configs, model as model_lib, reader  # pylint: disable=wrong-import-position
+from common.tf_compat import tf, tf1
+from ptb import configs, model as model_lib, reader
+
+_LARGE = configs.CONFIGS.get("large")
+_KEEP_PROB = flags.DEFINE_float("keep_prob", _LARGE.keep_prob, "Dropout keep.")
+_LR = flags.DEFINE_float("learning_rate", _LARGE.learning_rate, "SGD rate.")
+_CLIP = flags.DEFINE_float("max_grad_norm", _LARGE.max_grad_norm,
+                           "Global-norm clip.")
+_STEPS = flags.DEFINE_integer("steps", 16, "Training chunks to run.",
+                              lower_bound=1)
+_SEED = flags.DEFINE_integer("seed", 1234, "Graph and dropout seed.",
+                             lower_bound=0)
+_BY_VARIABLE = flags.DEFINE_bool("by_variable", False,
+                                 "Also print each variable's gradient norm.")
+_VALID_EVERY = flags.DEFINE_integer("valid_every", 1,
+                                    "Print (and evaluate) every N-th step.",
+                                    lower_bound=1)
 
 
-def main(argv):
-  try:
-    keep, lr, steps = float(argv[1]), float(argv[2]), int(argv[3])
-    seed = int(argv[4]) if len(argv) > 4 else 1234
-    by_variable = argv[5:] == ["by_variable"]
-    if argv[5:] and not by_variable:
-      raise ValueError(argv[5])
-  except (IndexError, ValueError):
-    sys.exit("usage: first_steps.py KEEP_PROB LR STEPS [SEED [by_variable]]"
-             " (e.g. 0.35 1.0 16)")
-  cfg = dataclasses.replace(configs.CONFIGS.get("large"), keep_prob=keep,
-                            learning_rate=lr)
+def _short_name(variable) -> str:
+  """``Model/RNN/multi_rnn_cell/cell_1/basic_lstm_cell/bias:0`` ->
+  ``cell_1/bias``; ``Model/softmax_w:0`` -> ``softmax_w``."""
+  parts = variable.name.split(":")[0].split("/")
+  return "/".join([p for p in parts if p.startswith("cell_")] + parts[-1:])
+
+
+def main(unused_argv):
+  cfg = dataclasses.replace(_LARGE, keep_prob=_KEEP_PROB.value,
+                            learning_rate=_LR.value,
+                            max_grad_norm=_CLIP.value)
   data_dir = os.environ.get("DATA_DIR",
                             os.path.join(os.path.dirname(ROOT), "shared/data"))
   train, valid, _, _ = reader.ptb_raw_data(os.path.join(data_dir, "ptb"))
   graph = tf.Graph()
   with graph.as_default():
-    tf1.set_random_seed(seed)
+    tf1.set_random_seed(_SEED.value)
     models = model_lib.build_models(cfg, configs.eval_config(cfg),
-                                    dropout_seed=seed)
+                                    dropout_seed=_SEED.value)
     t = models.train
     weights = tf1.trainable_variables()
     grads = tf.gradients(t.cost, weights)
@@ -59,28 +79,23 @@ def main(argv):
     vx, vy = next(iter(reader.ptb_iterator(valid, cfg.batch_size,
                                            cfg.num_steps)))
     chunks = reader.ptb_iterator(train, cfg.batch_size, cfg.num_steps)
-    for step, (x, y) in zip(range(steps), chunks):
+    for step, (x, y) in zip(range(_STEPS.value), chunks):
       feed = {t.input_data: x, t.targets: y}
       feed.update(model_lib.state_feed(t.initial_state, state))
       cost, n, each, state, _ = session.run(
           [t.cost, norm, norms, t.final_state, t.train_op], feed)
+      if (step + 1) % _VALID_EVERY.value and step + 1 < _STEPS.value:
+        continue
       vcost = session.run(models.valid.cost, {models.valid.input_data: vx,
                                               models.valid.targets: vy})
       line = (step, round(float(np.exp(cost / cfg.num_steps)), 1),
               round(float(n), 2),
               round(float(np.exp(vcost / cfg.num_steps)), 1))
-      if by_variable:
+      if _BY_VARIABLE.value:
         line += ({_short_name(v): round(float(x), 2)
                   for v, x in zip(weights, each)},)
       print(line, flush=True)
 
 
-def _short_name(variable) -> str:
-  """``Model/RNN/multi_rnn_cell/cell_1/basic_lstm_cell/bias:0`` ->
-  ``cell_1/bias``; ``Model/softmax_w:0`` -> ``softmax_w``."""
-  parts = variable.name.split(":")[0].split("/")
-  return "/".join([p for p in parts if p.startswith("cell_")] + parts[-1:])
-
-
 if __name__ == "__main__":
-  main(sys.argv)
+  app.run(main)
