@@ -30,9 +30,9 @@ Tolerance (:data:`RTOL` = 1e-5, relative, per value). Measured
 (``docs/results/measurements/golden_sensitivity.py``; numbers there): the
 values repeat bit for bit in a process and with 1 or 2 threads; on an
 avx512 CPU they differ from these files (made on an avx2-only one) by at
-most 2.1e-6, a float32-rounding-sized change of PTB's learning rate or init
-scale (one or two ulps) moves them by at most 2.1e-7; 1e-5 is 4.8 times the
-cross-CPU gap. A change of the math moves them by far more: ``forget_bias``
+most 2.1e-6 (1e-5 is 4.8 times that); a float32-rounding-sized change of
+PTB's learning rate or init scale (one or two ulps) moves them by at most
+2.1e-7. A change of the math moves them by far more: ``forget_bias``
 0 -> 1 by 6.4% to 8.3%, the loss as a mean instead of a sum over the steps
 by 95% to 100%; ``tests/test_golden.py`` mocks the first and checks that it
 fails, and that the one-ulp change passes. (A learning rate 1e-5 higher
