@@ -9,7 +9,8 @@ Usage (from the project root; data in $DATA_DIR/ptb, default ../shared/data):
 Defaults: the ``large`` preset's values. Each printed line: (step, the
 chunk's training perplexity, the global gradient norm before clipping, the
 Valid graph's perplexity on the first valid chunk after the step), and with
-``--by_variable`` each variable's gradient norm. With ``--valid_every=N``
+``--by_variable`` each variable's gradient norm and the top layer's output
+at the chunk's last step (its norm, and its batch mean's). With ``--valid_every=N``
 only every N-th step (and the last) is printed. The port's own graphs
 (``ptb.model.build_models``, the faithful ``basic`` path).
 """
@@ -50,6 +51,14 @@ def _short_name(variable) -> str:
   ``cell_1/bias``; ``Model/softmax_w:0`` -> ``softmax_w``."""
   parts = variable.name.split(":")[0].split("/")
   return "/".join([p for p in parts if p.startswith("cell_")] + parts[-1:])
+
+
+def _top_layer_h(h) -> dict:
+  """The top layer's output at the chunk's last step, [batch, hidden]: its
+  mean norm over the batch, and the norm of its batch mean (the part every
+  sequence shares)."""
+  return {"top_h_norm": round(float(np.linalg.norm(h, axis=1).mean()), 3),
+          "top_h_shared": round(float(np.linalg.norm(h.mean(axis=0))), 3)}
 
 
 def main(unused_argv):
@@ -93,7 +102,8 @@ def main(unused_argv):
               round(float(np.exp(vcost / cfg.num_steps)), 1))
       if _BY_VARIABLE.value:
         line += ({_short_name(v): round(float(x), 2)
-                  for v, x in zip(weights, each)},)
+                  for v, x in zip(weights, each)},
+                 _top_layer_h(state[-1].h))
       print(line, flush=True)
 
 
