@@ -1,18 +1,19 @@
-"""The first training chunks of PTB large, one line per chunk.
+"""The first training chunks of PTB large (or another preset), one line each.
 
 Usage (from the project root; data in $DATA_DIR/ptb, default ../shared/data):
 
-    python docs/results/ptb_large_1epoch/first_steps.py [--keep_prob=0.35] \
-        [--learning_rate=1.0] [--max_grad_norm=10] [--steps=16] \
-        [--seed=1234] [--by_variable] [--valid_every=1]
+    python docs/results/ptb_large_1epoch/first_steps.py [--model=large] \
+        [--keep_prob=K] [--learning_rate=LR] [--max_grad_norm=N] \
+        [--steps=16] [--seed=1234] [--by_variable] [--valid_every=1]
 
-Defaults: the ``large`` preset's values. Each printed line: (step, the
-chunk's training perplexity, the global gradient norm before clipping, the
-Valid graph's perplexity on the first valid chunk after the step), and with
-``--by_variable`` each variable's gradient norm and the top layer's output
-at the chunk's last step (its norm, and its batch mean's). With ``--valid_every=N``
-only every N-th step (and the last) is printed. The port's own graphs
-(``ptb.model.build_models``, the faithful ``basic`` path).
+K, LR and N default to the ``--model`` preset's (``large``: 0.35, 1.0, 10).
+Each printed line: (step, the chunk's training perplexity, the global
+gradient norm before clipping, the Valid graph's perplexity on the first
+valid chunk after the step), and with ``--by_variable`` each variable's
+gradient norm and the top layer's output at the chunk's last step (its norm,
+and its batch mean's). With ``--valid_every=N`` only every N-th step (and
+the last) is printed. The port's own graphs (``ptb.model.build_models``, the
+faithful ``basic`` path).
 """
 import dataclasses
 import os
@@ -30,11 +31,14 @@ import numpy as np
 from common.tf_compat import tf, tf1
 from ptb import configs, model as model_lib, reader
 
-_LARGE = configs.CONFIGS.get("large")
-_KEEP_PROB = flags.DEFINE_float("keep_prob", _LARGE.keep_prob, "Dropout keep.")
-_LR = flags.DEFINE_float("learning_rate", _LARGE.learning_rate, "SGD rate.")
-_CLIP = flags.DEFINE_float("max_grad_norm", _LARGE.max_grad_norm,
-                           "Global-norm clip.")
+_MODEL = flags.DEFINE_enum("model", "large", configs.CONFIGS.names,
+                           "Preset.")
+_KEEP_PROB = flags.DEFINE_float("keep_prob", None,
+                                "Dropout keep (default: the preset's).")
+_LR = flags.DEFINE_float("learning_rate", None,
+                         "SGD rate (default: the preset's).")
+_CLIP = flags.DEFINE_float("max_grad_norm", None,
+                           "Global-norm clip (default: the preset's).")
 _STEPS = flags.DEFINE_integer("steps", 16, "Training chunks to run.",
                               lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 1234, "Graph and dropout seed.",
@@ -62,9 +66,11 @@ def _top_layer_h(h) -> dict:
 
 
 def main(unused_argv):
-  cfg = dataclasses.replace(_LARGE, keep_prob=_KEEP_PROB.value,
-                            learning_rate=_LR.value,
-                            max_grad_norm=_CLIP.value)
+  cfg = configs.CONFIGS.get(_MODEL.value)
+  changes = dict(keep_prob=_KEEP_PROB.value, learning_rate=_LR.value,
+                 max_grad_norm=_CLIP.value)
+  cfg = dataclasses.replace(cfg, **{k: v for k, v in changes.items()
+                                    if v is not None})
   data_dir = os.environ.get("DATA_DIR",
                             os.path.join(os.path.dirname(ROOT), "shared/data"))
   train, valid, _, _ = reader.ptb_raw_data(os.path.join(data_dir, "ptb"))
