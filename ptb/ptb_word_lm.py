@@ -20,7 +20,7 @@ Perplexities (train / valid / test):
 | config | TF tutorial             | Zaremba 2014 (valid / test)  | this port (measured)         |
 |--------|-------------------------|------------------------------|------------------------------|
 | small  | 37.99 / 121.39 / 115.91 | 120.7 / 114.5 (non-regular.) | 40.98 / 119.61 / 114.64      |
-| medium | 48.45 / 86.16 / 82.07   | 86.2 / 82.7                  | 32/39 epochs: valid 87.33    |
+| medium | 48.45 / 86.16 / 82.07   | 86.2 / 82.7                  | 45.64 / 87.30 / 84.05        |
 | large  | 37.87 / 82.62 / 78.29   | 82.2 / 78.4                  | diverged in epoch 1 (README) |
 
 The measured row is ``docs/results/ptb_small`` (13 epochs, ``--seed=1234``);

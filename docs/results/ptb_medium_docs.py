@@ -85,11 +85,27 @@ def status_text(hist, record):
             "yet known" % (n, EPOCHS, valid_note, best["valid_perplexity"],
                            best["epoch"]))
   return ("**finished**: train %.3f, valid %.3f (epoch %d), **test %.3f**: "
-          "valid target (≤ %.1f) %s, test target (≤ %.1f) **%s**" % (
+          "valid target (≤ %.1f) %s, test target (≤ %.1f) **%s**. %s" % (
               last["train_perplexity"], last["valid_perplexity"], n, test,
               VALID_TARGET,
               "met" if last["valid_perplexity"] <= VALID_TARGET else "missed",
-              TEST_TARGET, "met" if test <= TEST_TARGET else "missed"))
+              TEST_TARGET, "met" if test <= TEST_TARGET else "missed",
+              published_text(record)))
+
+
+def published_text(record):
+  """The deltas against the published rows, and what the 3% gate says."""
+  rows = record["comparison"]
+  parts = []
+  for source in dict.fromkeys(r["source"] for r in rows):
+    parts.append("%s: %s" % (source, ", ".join(
+        "%s %.2f (%+.2f%%)" % (r["metric"], r["published"], r["delta_pct"])
+        for r in rows if r["source"] == source)))
+  outside = [r for r in rows if abs(r["delta_pct"]) > 3]
+  gate = ("all within `report.txt`'s 3%% gate" if not outside else
+          "outside `report.txt`'s 3%% gate: %s" % ", ".join(
+              "%s against %s" % (r["metric"], r["source"]) for r in outside))
+  return "Against the published rows: %s; %s" % ("; ".join(parts), gate)
 
 
 def readme_paragraph(hist, record):
@@ -108,8 +124,21 @@ def readme_paragraph(hist, record):
     repeat = (f"**Not** every epoch equals the earlier starts' (same seed, "
               f"same command): {with3}; {with2}.")
   rates = [round(e["train_words_per_sec"]) for e in hist]
+  train_note = ""
+  if any(r["metric"] == "train" and abs(r["delta_pct"]) > 3
+         for r in record.get("comparison", [])):
+    train_note = (" (lower than the table's, where the schedule difference "
+                  "of `docs/train_perplexity.md` would make it higher, as it "
+                  "does for `small`: not explained)")
   left = EPOCHS - n
   finished = record.get("test_perplexity") is not None
+  test_rate = ("" if not finished else
+               " The Test pass (`--eval_mode=fast`, batch 1) ran at %s words/s;"
+               " the epochs' records add up to %.1f hours (pauses and shared"
+               " cores included; a resumed epoch counts only its part after"
+               " the resume)." % (
+                   format(round(record["test_words_per_sec"]), ","),
+                   sum(e["seconds"] for e in hist) / 3600.0))
   head = ("is **finished**" if finished else
           "is **in progress, not\nfinished**")
   # The median epoch: an epoch resumed from a mid-epoch checkpoint records
@@ -131,14 +160,14 @@ with the run). This is its fourth start (2026-12-05 23:41 UTC, commit `c975863`,
 machine with AVX-512), resumed in later sessions on the same machine: the checkpoints of the
 first three were lost when their machines were replaced between sessions (`~/runs` did not
 survive; checkpoints are not committed). `docs/results/ptb_medium/` holds this start's log and
-metrics up to the moment of the commit, and its report (`report.txt`, `report.png`):
-{status_text(hist, record)}. Valid perplexity after epochs 1-{n}: {valids} (lr {last['learning_rate']:.3f}
+metrics {"(the whole run)" if finished else "up to the moment of the commit"}, and its report (`report.txt`, `report.png`):
+{status_text(hist, record)}{train_note}. Valid perplexity after epochs 1-{n}: {valids} (lr {last['learning_rate']:.3f}
 in epoch {n}). {repeat} This start trained at {min(rates):,}-{max(rates):,} words/s
 per epoch, sharing the two cores with the sessions' test suites and audits (1,755 alone on the
 Intel Xeon of `bench/ptb_medium_basic_b95bedf.json`).{hours_left} Target: test ≤ {TEST_TARGET}, valid
 ≤ {VALID_TARGET} (tutorial 82.07 / 86.16). A third party's run of the current tutorial code (the
 schedule this port follows) ended at valid 89.658 / test 85.718, above the target; the table itself
-is likely from the older schedule (`docs/train_perplexity.md`).
+is likely from the older schedule (`docs/train_perplexity.md`).{test_rate}
 """
 
 
