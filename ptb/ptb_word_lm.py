@@ -23,8 +23,9 @@ Perplexities (train / valid / test):
 | medium | 48.45 / 86.16 / 82.07   | 86.2 / 82.7                  | 45.64 / 87.30 / 84.05        |
 | large  | 37.87 / 82.62 / 78.29   | 82.2 / 78.4                  | diverged in epoch 1 (README) |
 
-The measured row is ``docs/results/ptb_small`` (13 epochs, ``--seed=1234``);
-medium's run so far (``--seed=1234``, across sessions) is in
+The measured rows: small ``docs/results/ptb_small`` (13 epochs,
+``--seed=1234``); medium's 39 epochs (``--seed=1234``, resumed across
+sessions) are in
 ``docs/results/ptb_medium`` (earlier starts: ``ptb_medium_start3``,
 ``ptb_medium_start2``); large's one epoch in
 ``docs/results/ptb_large_1epoch``.
