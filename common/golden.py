@@ -28,9 +28,10 @@ The slices (fixed by content, not by an archive's member order):
 
 Tolerance (:data:`RTOL` = 1e-5, relative, per value). Measured
 (``docs/results/measurements/golden_sensitivity.py``; numbers there): the
-values repeat bit for bit in a process and with 1 or 2 threads; on an
-avx512 CPU they differ from these files (made on an avx2-only one) by at
-most 2.1e-6 (1e-5 is 4.8 times that); a float32-rounding-sized change of
+PTB values repeat bit for bit in a process and with 1 or 2 threads; on an
+avx512 CPU they differ from ``ptb.json`` (made on an avx2-only one) by at
+most 2.1e-6 (1e-5 is 4.8 times that; the MNIST and IMDB files pass there
+too, not measured closer); a float32-rounding-sized change of
 PTB's learning rate or init scale (one or two ulps) moves them by at most
 2.1e-7. A change of the math moves them by far more: ``forget_bias``
 0 -> 1 by 6.4% to 8.3%, the loss as a mean instead of a sum over the steps

@@ -92,7 +92,12 @@ def closed_on_error(resource: Any) -> Iterator[None]:
   try:
     yield
   except BaseException:
-    resource.close()
+    try:
+      resource.close()
+    except Exception:  # pylint: disable=broad-except
+      # The block's error is the one to report (a disk-full flush of a
+      # TensorBoard writer must not hide a non-finite loss).
+      logging.exception("closing %r after an error failed", resource)
     raise
 
 

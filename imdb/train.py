@@ -311,10 +311,12 @@ def record_test(config_name: str, metrics: MetricsLog, test: PassResult,
   """Records the test pass and the comparison (logged); returns the closed
   run record."""
   rows = log_comparison(config_name, test)
-  metrics.set(config_name=config_name, **fields, test_loss=test.loss,
-              test_accuracy=test.accuracy, test_examples=test.examples,
-              test_examples_per_sec=test.examples_per_sec, comparison=rows)
-  metrics.close()
+  try:
+    metrics.set(config_name=config_name, **fields, test_loss=test.loss,
+                test_accuracy=test.accuracy, test_examples=test.examples,
+                test_examples_per_sec=test.examples_per_sec, comparison=rows)
+  finally:  # Closed even if metrics.json cannot be written.
+    metrics.close()
   return metrics.record
 
 

@@ -345,9 +345,11 @@ def record_test(model_name: str, metrics: MetricsLog,
     measured.update(train=epochs[-1]["train_perplexity"],
                     valid=epochs[-1]["valid_perplexity"])
   rows = comparison(model_name, measured)
-  metrics.set(test_perplexity=test_result.perplexity, comparison=rows,
-              test_words_per_sec=test_result.words_per_sec)
-  metrics.close()
+  try:
+    metrics.set(test_perplexity=test_result.perplexity, comparison=rows,
+                test_words_per_sec=test_result.words_per_sec)
+  finally:  # Closed even if metrics.json cannot be written.
+    metrics.close()
   log_comparison(model_name, rows)
   return metrics.record
 

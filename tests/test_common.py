@@ -517,6 +517,16 @@ class SessionTest(absltest.TestCase):
     with self.assertRaisesRegex(RuntimeError, "closed Session"):
       session.run(one)
 
+  def test_a_failing_close_does_not_hide_the_error(self):
+    class _FailingClose:
+      def close(self):
+        raise OSError("disk full")
+    with self.assertLogs(level="ERROR") as logs:
+      with self.assertRaisesRegex(UserError, "non-finite loss"):
+        with session_lib.closed_on_error(_FailingClose()):
+          raise UserError("non-finite loss")
+    self.assertIn("disk full", "\n".join(logs.output))
+
   def test_a_hand_edited_saved_seed_is_refused(self):
     # np.random.seed raised a ValueError traceback at the resume.
     for seed in (-5, 2**40, "7"):
