@@ -72,6 +72,26 @@ def _forget_bias_one(*args, **kwargs):
 _REAL_BASIC_LSTM_CELL = rnn_cell.BasicLSTMCell
 
 
+def forget_bias_one():
+  """Every PTB ``BasicLSTMCell`` built with ``forget_bias=1.0``, not 0.0."""
+  return mock.patch.object(ptb_model.rnn_cell, "BasicLSTMCell",
+                           side_effect=_forget_bias_one)
+
+
+def scaled_preset(**factors):
+  """Every PTB preset with the named fields multiplied (a mock of
+  ``ptb.configs.CONFIGS.get``)."""
+  real_get = ptb_configs.CONFIGS.get
+
+  def get(name):
+    config = real_get(name)
+    return dataclasses.replace(config, **{
+        k: getattr(config, k) * f for k, f in factors.items()})
+  return mock.patch.object(ptb_configs.CONFIGS, "get", side_effect=get)
+
+# docs/results/measurements/golden_sensitivity.py measures these and more.
+
+
 class ToleranceTest(absltest.TestCase):
   """The tolerance is tight enough to catch a change of the math, and loose
   enough for a float32-rounding-sized change of an input. (The loss as a
@@ -85,8 +105,7 @@ class ToleranceTest(absltest.TestCase):
     return {d.name: d.relative for d in diffs if d.outside}
 
   def test_forget_bias_zero_to_one_breaks_it(self):
-    with mock.patch.object(ptb_model.rnn_cell, "BasicLSTMCell",
-                           side_effect=_forget_bias_one) as cell:
+    with forget_bias_one() as cell:
       outside = self._ptb_outside()
     self.assertTrue(cell.called)
     self.assertEqual(sorted(outside), ["test_perplexity", "train_perplexity",
@@ -95,13 +114,7 @@ class ToleranceTest(absltest.TestCase):
     self.assertGreater(min(outside.values()), 100 * golden.RTOL)
 
   def test_one_float32_ulp_of_the_learning_rate_stays_inside(self):
-    real_get = ptb_configs.CONFIGS.get
-    def get(name):
-      config = real_get(name)
-      return dataclasses.replace(config,
-                                 learning_rate=config.learning_rate *
-                                 (1 + 2**-23))
-    with mock.patch.object(ptb_configs.CONFIGS, "get", side_effect=get):
+    with scaled_preset(learning_rate=1 + 2**-23):
       fresh = golden.run("ptb", _data_root())
     record = golden.load("ptb")
     self.assertNotEqual(fresh, record["values"])  # It did change something.

@@ -204,6 +204,12 @@ class TrainTest(absltest.TestCase):
     self.assertEmpty([f for f in os.listdir(self.run_dir)
                       if f.startswith("model.ckpt")])
 
+  def test_an_unwritable_record_still_closes_the_metrics_log(self):
+    testutil.assert_closes_when_unwritable(
+        self, train_lib.MetricsLog, self.run_dir,
+        lambda metrics: train_lib.record_test(
+            "test", metrics, train_lib.PassResult(0.5, 0.8, 10, 1.0)))
+
   def test_non_finite_loss_in_the_first_epoch_saves_nothing(self):
     with _nan_embedding_in_epoch(1), \
         testutil.spy(train_lib.MetricsLog, "close") as close:

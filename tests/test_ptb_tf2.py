@@ -121,6 +121,86 @@ def _assert_weights_close(a: cc.Weights, b: cc.Weights, exact=False):
                                  atol=ATOL, err_msg=name)
 
 
+# The three parity runs below are also what
+# docs/results/measurements/ptb_migration_parity.py prints the gaps of.
+
+
+def per_chunk_parity(chunks: int = 5):
+  """The TF1 Valid graph and its TF2 twin over ``chunks`` random chunks of
+  ``TINY``, the state carried: ``(tf1_cost, tf2_cost, tf1_state,
+  tf2_state)`` per chunk."""
+  tf1_run = _TF1(TINY)
+  model = _twin_of(tf1_run, TINY)
+  steps = train_tf2.Steps(model)
+  valid = tf1_run.models.valid
+  tf1_state = tf1_run.zero_state(valid)
+  tf2_state = model.zero_state(TINY.batch_size)
+  out = []
+  for x, y in _chunks(TINY, chunks):
+    tf1_cost, tf1_state = tf1_run.run(valid, x, y, tf1_state)
+    tf2_cost, tf2_state = steps.evaluate(tf.constant(x), tf.constant(y),
+                                         tf2_state)
+    out.append((tf1_cost, tf2_cost, tf1_state, tf2_state))
+  return out
+
+
+def real_valid_parity(data):
+  """Valid perplexity of random weights (small, H=16) on the real valid set,
+  TF1 and its twin: ``(config, tf1_run, model, steps, tf1_ppl, tf2_ppl)``."""
+  cfg = dataclasses.replace(configs.CONFIGS.get("small"), hidden_size=16,
+                            init_scale=0.5)
+  tf1_run = _TF1(cfg, seed=3)
+  with tf1_run.graph.as_default():
+    tf1_ppl = train.run_epoch(tf1_run.session, tf1_run.models.valid,
+                              data.valid, name="valid").perplexity
+  model = _twin_of(tf1_run, cfg)
+  steps = train_tf2.Steps(model)
+  tf2_ppl = train_tf2.run_epoch(steps.evaluate, model, cfg, data.valid,
+                                name="valid").perplexity
+  return cfg, tf1_run, model, steps, tf1_ppl, tf2_ppl
+
+
+@dataclasses.dataclass
+class SgdParity:
+  """What :func:`ten_sgd_steps_parity` ran and measured."""
+  config: configs.PTBConfig
+  tf1_run: "_TF1"
+  model: object
+  optimizer: object
+  tf1_losses: list
+  tf2_losses: list
+  norms: list  # TF2's global gradient norms before clipping.
+  tf1_state: tuple
+  tf2_state: tuple
+
+
+def ten_sgd_steps_parity(keep_prob: float) -> SgdParity:
+  """Ten SGD steps (lr 1.0, clipping active) of ``TINY`` in TF1 and in its
+  twin from the same weights and dropout seed."""
+  cfg = dataclasses.replace(TINY, keep_prob=keep_prob)
+  tf1_run = _TF1(cfg, seed=4, dropout_seed=11)
+  model = _twin_of(tf1_run, cfg, dropout_seed=11)
+  optimizer = model_tf2.build_optimizer(model)
+  lr = 1.0
+  tf1_run.models.train.assign_lr(tf1_run.session, lr)
+  optimizer.learning_rate = lr
+  steps = train_tf2.Steps(model, optimizer)
+  m = tf1_run.models.train
+  tf1_state = tf1_run.zero_state(m)
+  tf2_state = model.zero_state(cfg.batch_size)
+  tf1_losses, tf2_losses, norms = [], [], []
+  for x, y in _chunks(cfg, 10, seed=1):
+    with tf1_run.graph.as_default():
+      cost, tf1_state = tf1_run.run(m, x, y, tf1_state, m.train_op)
+    tf1_losses.append(cost)
+    cost, tf2_state, norm = steps.train(tf.constant(x), tf.constant(y),
+                                        tf2_state)
+    tf2_losses.append(float(cost))
+    norms.append(float(norm))
+  return SgdParity(cfg, tf1_run, model, optimizer, tf1_losses, tf2_losses,
+                   norms, tf1_state, tf2_state)
+
+
 class LayoutTest(absltest.TestCase):
   """The gate map, and one LSTM step in all three implementations."""
 
@@ -245,17 +325,8 @@ class VariablesTest(absltest.TestCase):
 class InferenceParityTest(absltest.TestCase):
 
   def test_per_chunk_losses_and_carried_states(self):
-    tf1_run = _TF1(TINY)
-    model = _twin_of(tf1_run, TINY)
-    steps = train_tf2.Steps(model)
-    valid = tf1_run.models.valid
-    tf1_state = tf1_run.zero_state(valid)
-    tf2_state = model.zero_state(TINY.batch_size)
     costs = []
-    for x, y in _chunks(TINY, 5):
-      tf1_cost, tf1_state = tf1_run.run(valid, x, y, tf1_state)
-      tf2_cost, tf2_state = steps.evaluate(tf.constant(x), tf.constant(y),
-                                           tf2_state)
+    for tf1_cost, tf2_cost, tf1_state, tf2_state in per_chunk_parity():
       np.testing.assert_allclose(tf2_cost, tf1_cost, rtol=RTOL, atol=ATOL)
       _assert_states_close(self, tf1_state, tf2_state)
       costs.append(tf1_cost)
@@ -265,16 +336,7 @@ class InferenceParityTest(absltest.TestCase):
 
   def test_real_valid_perplexity_to_four_significant_digits(self):
     data = reader.load(testutil.data_dir("ptb"))
-    cfg = dataclasses.replace(configs.CONFIGS.get("small"), hidden_size=16,
-                              init_scale=0.5)
-    tf1_run = _TF1(cfg, seed=3)
-    with tf1_run.graph.as_default():
-      tf1_ppl = train.run_epoch(tf1_run.session, tf1_run.models.valid,
-                                data.valid, name="valid").perplexity
-    model = _twin_of(tf1_run, cfg)
-    steps = train_tf2.Steps(model)
-    tf2_ppl = train_tf2.run_epoch(steps.evaluate, model, cfg, data.valid,
-                                  name="valid").perplexity
+    cfg, tf1_run, model, steps, tf1_ppl, tf2_ppl = real_valid_parity(data)
     self.assertEqual("%.4g" % tf2_ppl, "%.4g" % tf1_ppl)
     self.assertAlmostEqual(tf2_ppl, tf1_ppl, delta=1e-5 * tf1_ppl)
     self.assertGreater(tf1_ppl, 100.0)  # Random weights: far from trained.
@@ -298,35 +360,18 @@ class TrainingParityTest(parameterized.TestCase):
 
   @parameterized.named_parameters(("dropout_off", 1.0), ("dropout_on", 0.5))
   def test_ten_sgd_steps_with_clipping(self, keep_prob):
-    cfg = dataclasses.replace(TINY, keep_prob=keep_prob)
-    tf1_run = _TF1(cfg, seed=4, dropout_seed=11)
-    model = _twin_of(tf1_run, cfg, dropout_seed=11)
-    optimizer = model_tf2.build_optimizer(model)
-    lr = 1.0
-    tf1_run.models.train.assign_lr(tf1_run.session, lr)
-    optimizer.learning_rate = lr
-    steps = train_tf2.Steps(model, optimizer)
-    m = tf1_run.models.train
-    tf1_state = tf1_run.zero_state(m)
-    tf2_state = model.zero_state(cfg.batch_size)
-    tf1_losses, tf2_losses, norms = [], [], []
-    for x, y in _chunks(cfg, 10, seed=1):
-      with tf1_run.graph.as_default():
-        cost, tf1_state = tf1_run.run(m, x, y, tf1_state, m.train_op)
-      tf1_losses.append(cost)
-      cost, tf2_state, norm = steps.train(tf.constant(x), tf.constant(y),
-                                          tf2_state)
-      tf2_losses.append(float(cost))
-      norms.append(float(norm))
-    np.testing.assert_allclose(tf2_losses, tf1_losses, rtol=RTOL, atol=ATOL)
-    self.assertGreater(min(norms), cfg.max_grad_norm)  # Clipping acted.
-    _assert_states_close(self, tf1_state, tf2_state)
-    _assert_weights_close(tf1_run.weights(), cc.weights_of(model))
-    self.assertEqual(tf1_run.session.run(tf1_run.global_step), 10)
-    self.assertEqual(int(optimizer.iterations), 10)
-    self.assertGreater(np.ptp(tf1_losses), 0.01)  # It trained.
+    run = ten_sgd_steps_parity(keep_prob)
+    np.testing.assert_allclose(run.tf2_losses, run.tf1_losses, rtol=RTOL,
+                               atol=ATOL)
+    # Clipping acted.
+    self.assertGreater(min(run.norms), run.config.max_grad_norm)
+    _assert_states_close(self, run.tf1_state, run.tf2_state)
+    _assert_weights_close(run.tf1_run.weights(), cc.weights_of(run.model))
+    self.assertEqual(run.tf1_run.session.run(run.tf1_run.global_step), 10)
+    self.assertEqual(int(run.optimizer.iterations), 10)
+    self.assertGreater(np.ptp(run.tf1_losses), 0.01)  # It trained.
     if keep_prob < 1:
-      self._check_masks_matter(tf1_run, cfg, tf1_losses)
+      self._check_masks_matter(run.tf1_run, run.config, run.tf1_losses)
 
   def _check_masks_matter(self, tf1_run, cfg, tf1_losses):
     """Control: with another dropout seed the TF2 losses differ (the

@@ -163,6 +163,11 @@ class TrainTest(absltest.TestCase):
     result = train.evaluate("test", TINY, self.data, self.run_dir)
     self.assertLess(result["test"], 20.0)  # The good weights, not NaN.
 
+  def test_an_unwritable_record_still_closes_the_metrics_log(self):
+    testutil.assert_closes_when_unwritable(
+        self, train.MetricsLog, self.run_dir, lambda metrics: train.record_test(
+            "test", metrics, train.EpochResult(100.0, 1.0, 1.0)))
+
   def test_vocab_larger_than_config_is_refused(self):
     # 16 distinct words plus <eos>.
     with self.assertRaisesRegex(UserError, "--vocab_size=17"):

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from unittest import mock
 
+from common.errors import UserError
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -74,6 +76,18 @@ def spy(cls, method: str):
   (autospec: each call's first argument is the instance)."""
   return mock.patch.object(cls, method, autospec=True,
                            side_effect=getattr(cls, method))
+
+
+def assert_closes_when_unwritable(testcase, metrics_class, run_dir,
+                                   record_test) -> None:
+  """``record_test(metrics)`` (a trainer's last step) with ``metrics.json``
+  unwritable: the error comes through and the metrics log is still closed."""
+  metrics = metrics_class(run_dir, {})
+  with mock.patch.object(metrics_class, "save", side_effect=UserError(
+      "cannot write metrics.json")), spy(metrics_class, "close") as close:
+    with testcase.assertRaisesRegex(UserError, "cannot write metrics.json"):
+      record_test(metrics)
+  close.assert_called_once()
 
 
 def flag_overrides(module: str):

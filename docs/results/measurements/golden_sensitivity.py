@@ -8,7 +8,6 @@ Prints, for each change, the relative move of train / valid / test
 perplexity against an unchanged run in the same process, and whether the
 unchanged runs repeat bit for bit (1 and 2 threads).
 """
-import dataclasses
 import json
 import os
 import sys
@@ -19,31 +18,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 # pylint: disable=wrong-import-position
 from common import golden
-from common.tf_compat import rnn_cell, tf
-from ptb import configs
+from common.tf_compat import tf
 from ptb import model as ptb_model
+from tests import test_golden
 
 KEYS = ("train_perplexity", "valid_perplexity", "test_perplexity")
-_REAL_CELL = rnn_cell.BasicLSTMCell
-
-
-def _scaled_preset(**factors):
-  """A mock of ``configs.CONFIGS.get`` multiplying preset fields."""
-  real_get = configs.CONFIGS.get
-
-  def get(name):
-    config = real_get(name)
-    return dataclasses.replace(config, **{
-        k: getattr(config, k) * f for k, f in factors.items()})
-  return mock.patch.object(configs.CONFIGS, "get", side_effect=get)
-
-
-def _forget_bias_one():
-  def cell(*args, **kwargs):
-    kwargs["forget_bias"] = 1.0
-    return _REAL_CELL(*args, **kwargs)
-  return mock.patch.object(ptb_model.rnn_cell, "BasicLSTMCell",
-                           side_effect=cell)
 
 
 class _MeanOverSteps:
@@ -55,14 +34,14 @@ class _MeanOverSteps:
     return getattr(tf, name)
 
 
-CHANGES = {
-    "learning_rate x (1 + 2**-23)": lambda: _scaled_preset(
+CHANGES = {  # tests/test_golden.py's mocks, and one more.
+    "learning_rate x (1 + 2**-23)": lambda: test_golden.scaled_preset(
         learning_rate=1 + 2**-23),
-    "init_scale x (1 + 2**-22)": lambda: _scaled_preset(
+    "init_scale x (1 + 2**-22)": lambda: test_golden.scaled_preset(
         init_scale=1 + 2**-22),
-    "learning_rate x (1 + 1e-5)": lambda: _scaled_preset(
+    "learning_rate x (1 + 1e-5)": lambda: test_golden.scaled_preset(
         learning_rate=1 + 1e-5),
-    "forget_bias 0 -> 1": _forget_bias_one,
+    "forget_bias 0 -> 1": test_golden.forget_bias_one,
     "loss: mean over the steps, not sum": lambda: mock.patch.object(
         ptb_model, "tf", _MeanOverSteps()),
 }

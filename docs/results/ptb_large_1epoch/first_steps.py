@@ -24,10 +24,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, ROOT)
 
 # pylint: disable=wrong-import-position
-from absl import app
 from absl import flags
 import numpy as np
 
+from common import app  # One error line for bad input (missing data).
 from common.tf_compat import tf, tf1
 from ptb import configs, model as model_lib, reader
 
